@@ -1,0 +1,376 @@
+//! AVX2 + FMA kernels following the canonical order exactly.
+//!
+//! One ymm register holds the 8 lane accumulators of one (query, vector)
+//! pair, so the lane/element mapping of the canonical order is simply "lane j
+//! of the register". Speed comes from working on many pairs at once (one
+//! accumulator register per pair) rather than from splitting a pair over
+//! several registers, which would change the summation order.
+//!
+//! Every kernel, including the single-pair one, is an instance of the same
+//! generic micro-kernel, so there is only one piece of code that defines the
+//! per-pair arithmetic.
+
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::*;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::{TileShape, LANES};
+
+/// Zero-sized proof that the running CPU supports AVX2 and FMA.
+///
+/// It can only be obtained from [`Avx2Fma::get`], which is what makes the
+/// calls into `#[target_feature]` functions below sound.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx2Fma(());
+
+const UNKNOWN: u8 = 0;
+const ABSENT: u8 = 1;
+const PRESENT: u8 = 2;
+
+/// Detection result; a racy double detection is harmless since both threads
+/// store the same value.
+static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+impl Avx2Fma {
+    #[inline]
+    pub(crate) fn get() -> Option<Self> {
+        match STATE.load(Ordering::Relaxed) {
+            PRESENT => Some(Avx2Fma(())),
+            ABSENT => None,
+            _ => Self::detect(),
+        }
+    }
+
+    #[cold]
+    fn detect() -> Option<Self> {
+        let ok = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        STATE.store(if ok { PRESENT } else { ABSENT }, Ordering::Relaxed);
+        ok.then_some(Avx2Fma(()))
+    }
+
+    #[inline]
+    pub(crate) fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        let mut out = [0.0f32];
+        // SAFETY: `self` exists only if AVX2 and FMA were detected at runtime.
+        unsafe { micro::<false, 1, 1>(a, b, a.len().min(b.len()), &mut out, 1) };
+        out[0]
+    }
+
+    #[inline]
+    pub(crate) fn l2_sq(self, a: &[f32], b: &[f32]) -> f32 {
+        let mut out = [0.0f32];
+        // SAFETY: `self` exists only if AVX2 and FMA were detected at runtime.
+        unsafe { micro::<true, 1, 1>(a, b, a.len().min(b.len()), &mut out, 1) };
+        out[0]
+    }
+
+    /// `block` holds at least `out.len()` vectors of `query.len()` floats.
+    pub(crate) fn block(self, l2: bool, query: &[f32], block: &[f32], out: &mut [f32]) {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected at runtime.
+        unsafe {
+            if l2 {
+                block_driver::<true>(query, block, out)
+            } else {
+                block_driver::<false>(query, block, out)
+            }
+        }
+    }
+
+    pub(crate) fn tile(
+        self,
+        l2: bool,
+        queries: &[f32],
+        block: &[f32],
+        shape: TileShape,
+        out: &mut [f32],
+    ) {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected at runtime.
+        unsafe {
+            if l2 {
+                tile_driver::<true>(queries, block, shape, out)
+            } else {
+                tile_driver::<false>(queries, block, shape, out)
+            }
+        }
+    }
+}
+
+/// Vectors handled together by the one-query kernel. Eight independent
+/// accumulators cover the FMA latency (4 cycles) times the two FMA pipes.
+const BLOCK_NR: usize = 8;
+/// Query rows and vector rows of the batch micro-kernel: 4x3 = 12
+/// accumulators plus 3 vector registers and 1 query register fill exactly the
+/// 16 ymm registers, and need only 7 loads per 12 FMAs.
+const TILE_MR: usize = 4;
+const TILE_NR: usize = 3;
+/// The L2 tile needs one more register for the difference `q - v`.
+const TILE_L2_MR: usize = 3;
+const TILE_L2_NR: usize = 3;
+
+/// Computes the `MR x NR` pairs between rows of `q` and rows of `v` (rows of
+/// `dim` floats, contiguous) and writes pair (m, n) to `out[m * ostride + n]`.
+///
+/// Does nothing if the slices are too short, so a caller bug cannot turn into
+/// an out-of-bounds read.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn micro<const L2: bool, const MR: usize, const NR: usize>(
+    q: &[f32],
+    v: &[f32],
+    dim: usize,
+    out: &mut [f32],
+    ostride: usize,
+) {
+    let (Some(qn), Some(vn)) = (MR.checked_mul(dim), NR.checked_mul(dim)) else {
+        return;
+    };
+    if q.len() < qn || v.len() < vn {
+        return;
+    }
+    let qp = q.as_ptr();
+    let vp = v.as_ptr();
+    let full = dim / LANES * LANES;
+
+    let mut acc = [[_mm256_setzero_ps(); NR]; MR];
+    let mut off = 0;
+    while off < full {
+        let mut vv = [_mm256_setzero_ps(); NR];
+        for (n, x) in vv.iter_mut().enumerate() {
+            // SAFETY: n < NR and off + 8 <= full <= dim, so the 8 floats at
+            // n*dim + off lie inside v[..NR*dim], checked above. loadu has no
+            // alignment requirement.
+            *x = unsafe { _mm256_loadu_ps(vp.add(n * dim + off)) };
+        }
+        for (m, row) in acc.iter_mut().enumerate() {
+            // SAFETY: as above, m < MR and q.len() >= MR*dim.
+            let qq = unsafe { _mm256_loadu_ps(qp.add(m * dim + off)) };
+            for (a, &x) in row.iter_mut().zip(vv.iter()) {
+                *a = if L2 {
+                    let d = _mm256_sub_ps(qq, x);
+                    _mm256_fmadd_ps(d, d, *a)
+                } else {
+                    _mm256_fmadd_ps(qq, x, *a)
+                };
+            }
+        }
+        off += LANES;
+    }
+
+    let mut sums = [[0.0f32; NR]; MR];
+    reduce_into(acc.as_flattened(), sums.as_flattened_mut());
+
+    for (m, row) in sums.iter().enumerate() {
+        let qrow = &q[m * dim..(m + 1) * dim];
+        for (n, &s) in row.iter().enumerate() {
+            let vrow = &v[n * dim..(n + 1) * dim];
+            let mut s = s;
+            for (&x, &y) in qrow[full..].iter().zip(&vrow[full..]) {
+                s = if L2 {
+                    fma1(x - y, x - y, s)
+                } else {
+                    fma1(x, y, s)
+                };
+            }
+            if let Some(o) = out.get_mut(m * ostride + n) {
+                *o = s;
+            }
+        }
+    }
+}
+
+/// Scalar fused multiply-add, single rounding like the vector lanes.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn fma1(a: f32, b: f32, c: f32) -> f32 {
+    _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+}
+
+/// Horizontal reduction of each accumulator in `acc` into `out` (same
+/// length), each one as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
+///
+/// Groups of 8 and 4 accumulators are reduced together with a transpose so
+/// the shuffles are shared, but every output still sees exactly the
+/// canonical pairing; only which register lane an addition runs in differs.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn reduce_into(acc: &[__m256], out: &mut [f32]) {
+    let mut a8 = acc.chunks_exact(8);
+    let mut o8 = out.chunks_exact_mut(8);
+    for (a, o) in (&mut a8).zip(&mut o8) {
+        let r = reduce8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        // SAFETY: `o` is a chunk of exactly 8 floats.
+        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), r) };
+    }
+    let (acc, out) = (a8.remainder(), o8.into_remainder());
+    let mut a4 = acc.chunks_exact(4);
+    let mut o4 = out.chunks_exact_mut(4);
+    for (a, o) in (&mut a4).zip(&mut o4) {
+        let r = reduce4(a[0], a[1], a[2], a[3]);
+        // SAFETY: `o` is a chunk of exactly 4 floats.
+        unsafe { _mm_storeu_ps(o.as_mut_ptr(), r) };
+    }
+    for (&a, o) in a4.remainder().iter().zip(o4.into_remainder()) {
+        *o = reduce1(a);
+    }
+}
+
+/// Adds the two 128-bit halves: lanes become s_k = l_k + l_{k+4}, k = 0..4.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn halves(x: __m256) -> __m128 {
+    _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x))
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn reduce1(x: __m256) -> f32 {
+    let s = halves(x);
+    // [s0 + s2, s1 + s3, ..]
+    let t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    // t0 + t1
+    _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)))
+}
+
+/// Given per-register partial sums [s0 s1 s2 s3] of a and b (per 128-bit
+/// lane), returns [a.t0, b.t0, a.t1, b.t1] with t0 = s0 + s2, t1 = s1 + s3.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn pair_t128(a: __m128, b: __m128) -> __m128 {
+    _mm_add_ps(_mm_unpacklo_ps(a, b), _mm_unpackhi_ps(a, b))
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn reduce4(x0: __m256, x1: __m256, x2: __m256, x3: __m256) -> __m128 {
+    let u = pair_t128(halves(x0), halves(x1)); // [x0.t0 x1.t0 x0.t1 x1.t1]
+    let w = pair_t128(halves(x2), halves(x3)); // [x2.t0 x3.t0 x2.t1 x3.t1]
+    let t0 = _mm_shuffle_ps::<0x44>(u, w); // [x0.t0 x1.t0 x2.t0 x3.t0]
+    let t1 = _mm_shuffle_ps::<0xEE>(u, w); // [x0.t1 x1.t1 x2.t1 x3.t1]
+    _mm_add_ps(t0, t1)
+}
+
+/// [a.lo + a.hi | b.lo + b.hi]: the s_k of a in the low half, of b in the high.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn halves2(a: __m256, b: __m256) -> __m256 {
+    _mm256_add_ps(
+        _mm256_permute2f128_ps::<0x20>(a, b),
+        _mm256_permute2f128_ps::<0x31>(a, b),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn reduce8(
+    x0: __m256,
+    x1: __m256,
+    x2: __m256,
+    x3: __m256,
+    x4: __m256,
+    x5: __m256,
+    x6: __m256,
+    x7: __m256,
+) -> __m256 {
+    // Same steps as reduce4, with accumulators i and i+4 sharing a register.
+    let p0 = halves2(x0, x4);
+    let p1 = halves2(x1, x5);
+    let p2 = halves2(x2, x6);
+    let p3 = halves2(x3, x7);
+    let u = _mm256_add_ps(_mm256_unpacklo_ps(p0, p1), _mm256_unpackhi_ps(p0, p1));
+    let w = _mm256_add_ps(_mm256_unpacklo_ps(p2, p3), _mm256_unpackhi_ps(p2, p3));
+    let t0 = _mm256_shuffle_ps::<0x44>(u, w);
+    let t1 = _mm256_shuffle_ps::<0xEE>(u, w);
+    _mm256_add_ps(t0, t1)
+}
+
+/// One query against `out.len()` consecutive vectors in `block`.
+#[target_feature(enable = "avx2,fma")]
+fn block_driver<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
+    let dim = query.len();
+    if dim == 0 {
+        out.fill(0.0);
+        return;
+    }
+    let mut vecs = block.chunks_exact(dim * BLOCK_NR);
+    let mut outs = out.chunks_exact_mut(BLOCK_NR);
+    for (v, o) in (&mut vecs).zip(&mut outs) {
+        micro::<L2, 1, BLOCK_NR>(query, v, dim, o, 0);
+    }
+    let (v, o) = (vecs.remainder(), outs.into_remainder());
+    match o.len() {
+        0 => {}
+        1 => micro::<L2, 1, 1>(query, v, dim, o, 0),
+        2 => micro::<L2, 1, 2>(query, v, dim, o, 0),
+        3 => micro::<L2, 1, 3>(query, v, dim, o, 0),
+        4 => micro::<L2, 1, 4>(query, v, dim, o, 0),
+        5 => micro::<L2, 1, 5>(query, v, dim, o, 0),
+        6 => micro::<L2, 1, 6>(query, v, dim, o, 0),
+        _ => micro::<L2, 1, 7>(query, v, dim, o, 0),
+    }
+}
+
+/// Runs the micro-kernel of shape `rows x cols` (both at most 4), choosing
+/// the monomorphised instance at runtime for the ragged edges of a tile.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn micro_dyn<const L2: bool>(
+    rows: usize,
+    cols: usize,
+    q: &[f32],
+    v: &[f32],
+    dim: usize,
+    out: &mut [f32],
+    ostride: usize,
+) {
+    macro_rules! pick {
+        ($($r:literal, $c:literal);*) => {
+            match (rows, cols) {
+                $(($r, $c) => micro::<L2, $r, $c>(q, v, dim, out, ostride),)*
+                _ => {}
+            }
+        };
+    }
+    pick!(1, 1; 1, 2; 1, 3; 2, 1; 2, 2; 2, 3; 3, 1; 3, 2; 3, 3; 4, 1; 4, 2; 4, 3)
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn tile_driver<const L2: bool>(queries: &[f32], block: &[f32], shape: TileShape, out: &mut [f32]) {
+    let TileShape {
+        nq,
+        nv,
+        dim,
+        stride,
+    } = shape;
+    let (mr, nr) = if L2 {
+        (TILE_L2_MR, TILE_L2_NR)
+    } else {
+        (TILE_MR, TILE_NR)
+    };
+    let mut qi = 0;
+    while qi < nq {
+        let rows = mr.min(nq - qi);
+        let (Some(q), Some(orow)) = (queries.get(qi * dim..), out.get_mut(qi * stride..)) else {
+            return;
+        };
+        let mut vi = 0;
+        while vi < nv {
+            let cols = nr.min(nv - vi);
+            let (Some(v), Some(o)) = (block.get(vi * dim..), orow.get_mut(vi..)) else {
+                break;
+            };
+            if rows == mr && cols == nr {
+                if L2 {
+                    micro::<L2, TILE_L2_MR, TILE_L2_NR>(q, v, dim, o, stride);
+                } else {
+                    micro::<L2, TILE_MR, TILE_NR>(q, v, dim, o, stride);
+                }
+            } else {
+                micro_dyn::<L2>(rows, cols, q, v, dim, o, stride);
+            }
+            vi += nr;
+        }
+        qi += mr;
+    }
+}

@@ -1,0 +1,220 @@
+//! Exact distance kernels for RVF.
+//!
+//! # Canonical summation order
+//!
+//! RVF promises that a (query, vector) pair gets the same distance bits
+//! whether it is computed alone, inside a block scan, inside a batch tile, or
+//! by the portable fallback. Floating-point addition is not associative, so
+//! every function here evaluates exactly the following expression, for
+//! `n = dim`, `full = n - n % 8`:
+//!
+//! 1. Eight lane accumulators `l[0..8]`, all starting at `+0.0`. For each
+//!    `i < full` in increasing order, lane `j = i % 8` is updated with a fused
+//!    multiply-add (one rounding):
+//!    - dot: `l[j] = fma(a[i], b[i], l[j])`
+//!    - L2:  `d = a[i] - b[i]; l[j] = fma(d, d, l[j])`
+//! 2. The lanes are reduced as
+//!    `s = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`
+//!    (add the two 128-bit halves, fold the upper pair, add the last two).
+//! 3. The tail `i = full..n` is added in increasing order onto `s`, again
+//!    with fused multiply-add (`s = fma(a[i], b[i], s)`, or the L2 form).
+//!
+//! The AVX2+FMA kernels hold the 8 lanes of one pair in one register and gain
+//! speed by computing many pairs at once; the scalar fallback runs the same
+//! arithmetic with `f32::mul_add`. Which kernel runs is decided once at
+//! runtime ([`kernel_name`]). NaN payloads are the one thing not promised to
+//! match across kernels; every non-NaN result is bit-identical.
+//!
+//! # Lengths
+//!
+//! These functions never panic. Callers are expected to pass consistent
+//! lengths (checked with `debug_assert!`); in release builds inconsistent
+//! inputs are handled by computing over the largest consistent prefix, as
+//! each function documents.
+
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod scalar;
+
+#[cfg(test)]
+mod tests;
+
+/// Lane count of the canonical order (one AVX2 register of `f32`).
+pub(crate) const LANES: usize = 8;
+
+/// Validated shape of a query x vector tile. `stride` is the row length of
+/// the output (the caller's `nv`), which may exceed the number of vectors
+/// actually available.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TileShape {
+    pub(crate) nq: usize,
+    pub(crate) nv: usize,
+    pub(crate) dim: usize,
+    pub(crate) stride: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn simd() -> Option<avx2::Avx2Fma> {
+    avx2::Avx2Fma::get()
+}
+
+/// Name of the kernel family selected for this CPU: `"avx2+fma"` or `"scalar"`.
+pub fn kernel_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if simd().is_some() {
+        return "avx2+fma";
+    }
+    "scalar"
+}
+
+/// Dot product of `a` and `b` in the canonical order.
+///
+/// `a.len() == b.len()` is expected; otherwise the common prefix is used.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len(), "dot: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = simd() {
+        return k.dot(a, b);
+    }
+    scalar::dot(a, b)
+}
+
+/// Squared Euclidean distance between `a` and `b` in the canonical order.
+///
+/// `a.len() == b.len()` is expected; otherwise the common prefix is used.
+#[inline]
+pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len(), "l2_sq: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = simd() {
+        return k.l2_sq(a, b);
+    }
+    scalar::l2_sq(a, b)
+}
+
+/// Number of vectors a block call can fill, given `dim`.
+fn block_count(dim: usize, block_len: usize, out_len: usize) -> usize {
+    if dim == 0 {
+        debug_assert_eq!(block_len, 0, "block of zero-dimensional vectors");
+        return out_len;
+    }
+    debug_assert_eq!(
+        block_len,
+        out_len.saturating_mul(dim),
+        "block length must be out.len() * query.len()"
+    );
+    out_len.min(block_len / dim)
+}
+
+fn block_impl(l2: bool, query: &[f32], block: &[f32], out: &mut [f32]) {
+    let n = block_count(query.len(), block.len(), out.len());
+    let out = &mut out[..n];
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = simd() {
+        return k.block(l2, query, block, out);
+    }
+    scalar::block(l2, query, block, out)
+}
+
+/// `out[i] = dot(query, vector i)` for the vectors of `dim = query.len()`
+/// floats stored back to back in `block`, bit-identical to [`dot`].
+///
+/// Expects `block.len() == out.len() * query.len()`. Otherwise only
+/// `min(out.len(), block.len() / dim)` results are written and the rest of
+/// `out` is left untouched.
+pub fn dot_block(query: &[f32], block: &[f32], out: &mut [f32]) {
+    block_impl(false, query, block, out)
+}
+
+/// `out[i] = l2_sq(query, vector i)`; otherwise exactly like [`dot_block`].
+pub fn l2_sq_block(query: &[f32], block: &[f32], out: &mut [f32]) {
+    block_impl(true, query, block, out)
+}
+
+/// Clamps a tile request to what the slices can hold, zero-filling the
+/// degenerate `dim == 0` case. Returns `None` when there is nothing left to
+/// compute.
+fn tile_shape(
+    q_len: usize,
+    nq: usize,
+    b_len: usize,
+    nv: usize,
+    dim: usize,
+    out: &mut [f32],
+) -> Option<TileShape> {
+    debug_assert!(
+        q_len >= nq.saturating_mul(dim),
+        "queries shorter than nq*dim"
+    );
+    debug_assert!(b_len >= nv.saturating_mul(dim), "block shorter than nv*dim");
+    debug_assert!(out.len() >= nq.saturating_mul(nv), "out shorter than nq*nv");
+    if nq == 0 || nv == 0 {
+        return None;
+    }
+    if dim == 0 {
+        let n = nq.saturating_mul(nv).min(out.len());
+        out[..n].fill(0.0);
+        return None;
+    }
+    let nq_fit = nq.min(q_len / dim).min(out.len() / nv);
+    let nv_fit = nv.min(b_len / dim);
+    (nq_fit > 0 && nv_fit > 0).then_some(TileShape {
+        nq: nq_fit,
+        nv: nv_fit,
+        dim,
+        stride: nv,
+    })
+}
+
+fn tile_impl(
+    l2: bool,
+    queries: &[f32],
+    nq: usize,
+    block: &[f32],
+    nv: usize,
+    dim: usize,
+    out: &mut [f32],
+) {
+    let Some(shape) = tile_shape(queries.len(), nq, block.len(), nv, dim, out) else {
+        return;
+    };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(k) = simd() {
+        return k.tile(l2, queries, block, shape, out);
+    }
+    scalar::tile(l2, queries, block, shape, out)
+}
+
+/// All-pairs dot products of a batch: `out[qi * nv + vi] = dot(query qi,
+/// vector vi)`, bit-identical to [`dot`].
+///
+/// `queries` is `nq x dim` and `block` is `nv x dim`, both row-major. The
+/// kernel is register-blocked but does not tile for caches, so callers should
+/// pass cache-sized pieces (e.g. up to a few hundred vectors and up to ~64
+/// queries at dim 128-384).
+///
+/// Expects `queries.len() >= nq*dim`, `block.len() >= nv*dim` and
+/// `out.len() >= nq*nv`. Otherwise rows/columns that do not fit are skipped
+/// and their outputs left untouched (the output row stride stays `nv`).
+pub fn dot_tile(queries: &[f32], nq: usize, block: &[f32], nv: usize, dim: usize, out: &mut [f32]) {
+    tile_impl(false, queries, nq, block, nv, dim, out)
+}
+
+/// All-pairs squared L2 distances of a batch, bit-identical to [`l2_sq`];
+/// otherwise exactly like [`dot_tile`].
+pub fn l2_sq_tile(
+    queries: &[f32],
+    nq: usize,
+    block: &[f32],
+    nv: usize,
+    dim: usize,
+    out: &mut [f32],
+) {
+    tile_impl(true, queries, nq, block, nv, dim, out)
+}

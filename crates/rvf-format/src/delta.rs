@@ -1,0 +1,241 @@
+//! DELTA: one commit's changes to the file's state (the journal). Deltas written since the
+//! last checkpoint chain backwards through `prev`; replaying them oldest-first on top of
+//! the checkpoint gives the generation's state.
+//!
+//! Payload: `prev` (u64 offset, u64 len; offset 0 = first since the checkpoint), then
+//! sections, each `u8 tag`, `varint body length`, body.
+
+use crate::bytes::{put_u64, put_varint, ByteReader};
+use crate::error::{FormatError, Result};
+use crate::manifest::SegRef;
+use crate::runs::{RunDesc, RUN_DESC_LEN};
+use crate::sets::{decode_sorted_values, encode_sorted_set};
+
+const TAG_RUNS: u8 = 1;
+const TAG_DEAD_SLOTS: u8 = 2;
+const TAG_MEMBERSHIP_MODE: u8 = 3;
+const TAG_MEMBERS_ADD: u8 = 4;
+const TAG_MEMBERS_REMOVE: u8 = 5;
+
+/// Membership filter mode codes on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MembershipModeCode {
+    /// The set lists hidden ids; an empty set shows every inherited vector.
+    Exclude = 0,
+    /// The set lists visible ids; an empty set shows no inherited vector.
+    Include = 1,
+}
+
+impl MembershipModeCode {
+    pub fn from_u8(v: u8) -> Result<Self> {
+        match v {
+            0 => Ok(MembershipModeCode::Exclude),
+            1 => Ok(MembershipModeCode::Include),
+            m => Err(FormatError::invalid(
+                "membership",
+                format!("unknown mode {m}"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delta {
+    pub prev: SegRef,
+    pub runs_added: Vec<RunDesc>,
+    /// Ascending, distinct slots that became dead in this commit.
+    pub dead_slots: Vec<u64>,
+    /// A mode change empties the membership set before the adds and removes below apply.
+    pub membership_mode: Option<MembershipModeCode>,
+    pub members_added: Vec<u64>,
+    pub members_removed: Vec<u64>,
+}
+
+impl Delta {
+    pub fn is_empty(&self) -> bool {
+        self.runs_added.is_empty()
+            && self.dead_slots.is_empty()
+            && self.membership_mode.is_none()
+            && self.members_added.is_empty()
+            && self.members_removed.is_empty()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_u64(&mut out, self.prev.offset);
+        put_u64(&mut out, self.prev.len);
+        let section = |tag: u8, body: Vec<u8>, out: &mut Vec<u8>| {
+            out.push(tag);
+            put_varint(out, body.len() as u64);
+            out.extend_from_slice(&body);
+        };
+        if !self.runs_added.is_empty() {
+            let mut body = Vec::with_capacity(self.runs_added.len() * RUN_DESC_LEN + 4);
+            put_varint(&mut body, self.runs_added.len() as u64);
+            for r in &self.runs_added {
+                r.encode(&mut body);
+            }
+            section(TAG_RUNS, body, &mut out);
+        }
+        if !self.dead_slots.is_empty() {
+            let mut body = Vec::new();
+            encode_sorted_set(&self.dead_slots, &mut body);
+            section(TAG_DEAD_SLOTS, body, &mut out);
+        }
+        if let Some(mode) = self.membership_mode {
+            section(TAG_MEMBERSHIP_MODE, vec![mode as u8], &mut out);
+        }
+        if !self.members_added.is_empty() {
+            let mut body = Vec::new();
+            encode_sorted_set(&self.members_added, &mut body);
+            section(TAG_MEMBERS_ADD, body, &mut out);
+        }
+        if !self.members_removed.is_empty() {
+            let mut body = Vec::new();
+            encode_sorted_set(&self.members_removed, &mut body);
+            section(TAG_MEMBERS_REMOVE, body, &mut out);
+        }
+        out
+    }
+
+    /// `max_values` caps how many slots or ids one set may expand to (the caller passes a
+    /// bound derived from the file, e.g. its slot count or byte size).
+    pub fn decode(payload: &[u8], max_values: u64) -> Result<Delta> {
+        let what = "DELTA";
+        let mut r = ByteReader::new(payload, what);
+        let prev = SegRef {
+            offset: r.u64()?,
+            len: r.u64()?,
+        };
+        let mut d = Delta {
+            prev,
+            ..Delta::default()
+        };
+        let mut last_tag = 0u8;
+        while !r.is_empty() {
+            let tag = r.u8()?;
+            if tag <= last_tag {
+                return Err(FormatError::invalid(
+                    what,
+                    "sections out of order or repeated",
+                ));
+            }
+            last_tag = tag;
+            let len = r.varint()?;
+            let len = r.count(len, 1)?;
+            let body = r.take(len)?;
+            let mut b = ByteReader::new(body, what);
+            match tag {
+                TAG_RUNS => {
+                    let raw = b.varint()?;
+                    let n = b.count(raw, RUN_DESC_LEN)?;
+                    for _ in 0..n {
+                        d.runs_added.push(RunDesc::decode(&mut b)?);
+                    }
+                }
+                TAG_DEAD_SLOTS => d.dead_slots = decode_sorted_values(&mut b, max_values)?,
+                TAG_MEMBERSHIP_MODE => {
+                    d.membership_mode = Some(MembershipModeCode::from_u8(b.u8()?)?)
+                }
+                TAG_MEMBERS_ADD => d.members_added = decode_sorted_values(&mut b, max_values)?,
+                TAG_MEMBERS_REMOVE => d.members_removed = decode_sorted_values(&mut b, max_values)?,
+                t => {
+                    return Err(FormatError::invalid(
+                        what,
+                        format!("unknown section tag {t}"),
+                    ))
+                }
+            }
+            if !b.is_empty() {
+                return Err(FormatError::invalid(what, "section has trailing bytes"));
+            }
+        }
+        Ok(d)
+    }
+}
+
+/// MEMBERSHIP checkpoint payload: `u8 mode`, then the sorted id set.
+pub fn encode_membership(mode: MembershipModeCode, ids: &[u64]) -> Vec<u8> {
+    let mut out = vec![mode as u8];
+    encode_sorted_set(ids, &mut out);
+    out
+}
+
+pub fn decode_membership(
+    payload: &[u8],
+    max_values: u64,
+) -> Result<(MembershipModeCode, Vec<u64>)> {
+    let mut r = ByteReader::new(payload, "MEMBERSHIP");
+    let mode = MembershipModeCode::from_u8(r.u8()?)?;
+    let ids = decode_sorted_values(&mut r, max_values)?;
+    if !r.is_empty() {
+        return Err(FormatError::invalid("MEMBERSHIP", "trailing bytes"));
+    }
+    Ok((mode, ids))
+}
+
+/// DEAD_SET checkpoint payload: the sorted slot set.
+pub fn encode_dead_set(slots: &[u64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_sorted_set(slots, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::RunKind;
+    use proptest::prelude::*;
+
+    fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(dead in proptest::collection::vec(0u64..5000, 0..50),
+                      add in proptest::collection::vec(any::<u64>(), 0..20),
+                      rem in proptest::collection::vec(any::<u64>(), 0..20),
+                      mode in proptest::option::of(any::<bool>()),
+                      nruns in 0usize..4) {
+            let d = Delta {
+                prev: SegRef { offset: 4096, len: 128 },
+                runs_added: (0..nruns).map(|i| RunDesc {
+                    first_slot: i as u64 * 100, count: 100, kind: RunKind::Append,
+                    vec_seg: 1024, vec_seg_len: 64, slot_seg: 2048, slot_seg_len: 64,
+                }).collect(),
+                dead_slots: sorted(dead),
+                membership_mode: mode.map(|m| if m { MembershipModeCode::Include } else { MembershipModeCode::Exclude }),
+                members_added: sorted(add),
+                members_removed: sorted(rem),
+            };
+            let bytes = d.encode();
+            prop_assert_eq!(Delta::decode(&bytes, 1 << 20).unwrap(), d);
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Delta::decode(&bytes, 10_000);
+        }
+
+        #[test]
+        fn membership_round_trip(ids in proptest::collection::vec(any::<u64>(), 0..40), inc in any::<bool>()) {
+            let ids = sorted(ids);
+            let mode = if inc { MembershipModeCode::Include } else { MembershipModeCode::Exclude };
+            let bytes = encode_membership(mode, &ids);
+            prop_assert_eq!(decode_membership(&bytes, 1 << 20).unwrap(), (mode, ids));
+        }
+    }
+
+    #[test]
+    fn huge_expansion_is_refused() {
+        let d = Delta {
+            dead_slots: (0..1000).collect(),
+            ..Delta::default()
+        };
+        assert!(Delta::decode(&d.encode(), 10).is_err());
+    }
+}

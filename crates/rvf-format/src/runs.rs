@@ -1,0 +1,147 @@
+//! Run descriptors: a run is a contiguous range of slots stored by this file in one
+//! VEC_SEG (vectors) and one SLOT_SEG (ids, metadata). COW_MAP checkpoints hold the full
+//! run table; DELTA records add runs. Any slot below `first_local_slot` not covered by a
+//! run is inherited from the parent.
+
+use crate::bytes::{put_u32, put_u64, ByteReader};
+use crate::error::{FormatError, Result};
+
+pub const RUN_DESC_LEN: usize = 48;
+
+/// Why a run exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum RunKind {
+    /// Newly written slots at the end of the slot space.
+    Append = 0,
+    /// A whole inherited cluster copied into the child (slab copy); its slots shadow the
+    /// parent's.
+    SlabCopy = 1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunDesc {
+    pub first_slot: u64,
+    pub count: u32,
+    pub kind: RunKind,
+    pub vec_seg: u64,
+    pub vec_seg_len: u64,
+    pub slot_seg: u64,
+    pub slot_seg_len: u64,
+}
+
+impl RunDesc {
+    pub fn end_slot(&self) -> u64 {
+        self.first_slot + u64::from(self.count)
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.first_slot);
+        put_u32(out, self.count);
+        put_u32(out, self.kind as u32);
+        put_u64(out, self.vec_seg);
+        put_u64(out, self.vec_seg_len);
+        put_u64(out, self.slot_seg);
+        put_u64(out, self.slot_seg_len);
+    }
+
+    pub fn decode(r: &mut ByteReader<'_>) -> Result<RunDesc> {
+        let first_slot = r.u64()?;
+        let count = r.u32()?;
+        let kind = match r.u32()? {
+            0 => RunKind::Append,
+            1 => RunKind::SlabCopy,
+            k => return Err(FormatError::invalid("run", format!("unknown run kind {k}"))),
+        };
+        let d = RunDesc {
+            first_slot,
+            count,
+            kind,
+            vec_seg: r.u64()?,
+            vec_seg_len: r.u64()?,
+            slot_seg: r.u64()?,
+            slot_seg_len: r.u64()?,
+        };
+        if d.count == 0 || d.first_slot.checked_add(u64::from(d.count)).is_none() {
+            return Err(FormatError::invalid(
+                "run",
+                "empty or overflowing slot range",
+            ));
+        }
+        Ok(d)
+    }
+}
+
+/// COW_MAP payload: `u64 count` then `count` run descriptors.
+pub fn encode_run_table(runs: &[RunDesc]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + runs.len() * RUN_DESC_LEN);
+    put_u64(&mut out, runs.len() as u64);
+    for r in runs {
+        r.encode(&mut out);
+    }
+    out
+}
+
+pub fn decode_run_table(payload: &[u8]) -> Result<Vec<RunDesc>> {
+    let mut r = ByteReader::new(payload, "COW_MAP");
+    let raw = r.u64()?;
+    let n = r.count(raw, RUN_DESC_LEN)?;
+    let mut runs = Vec::with_capacity(n);
+    for _ in 0..n {
+        runs.push(RunDesc::decode(&mut r)?);
+    }
+    if !r.is_empty() {
+        return Err(FormatError::invalid("COW_MAP", "trailing bytes"));
+    }
+    Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_run() -> impl Strategy<Value = RunDesc> {
+        (
+            0u64..1 << 40,
+            1u32..,
+            any::<bool>(),
+            any::<u64>(),
+            any::<u64>(),
+        )
+            .prop_map(|(first_slot, count, copy, a, b)| RunDesc {
+                first_slot,
+                count,
+                kind: if copy {
+                    RunKind::SlabCopy
+                } else {
+                    RunKind::Append
+                },
+                vec_seg: a,
+                vec_seg_len: a / 3,
+                slot_seg: b,
+                slot_seg_len: b / 5,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(runs in proptest::collection::vec(arb_run(), 0..20)) {
+            let bytes = encode_run_table(&runs);
+            prop_assert_eq!(bytes.len(), 8 + runs.len() * RUN_DESC_LEN);
+            prop_assert_eq!(decode_run_table(&bytes).unwrap(), runs);
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_run_table(&bytes);
+        }
+    }
+
+    #[test]
+    fn lying_count_is_refused() {
+        let mut bytes = Vec::new();
+        put_u64(&mut bytes, 1 << 50);
+        assert!(decode_run_table(&bytes).is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! A growable bitset indexed by slot.
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Bitset {
+    words: Vec<u64>,
+}
+
+impl Bitset {
+    pub fn get(&self, i: u64) -> bool {
+        let w = (i / 64) as usize;
+        self.words
+            .get(w)
+            .is_some_and(|word| word & (1 << (i % 64)) != 0)
+    }
+
+    pub fn set(&mut self, i: u64) {
+        let w = (i / 64) as usize;
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        self.words[w] |= 1 << (i % 64);
+    }
+
+    pub fn clear(&mut self, i: u64) {
+        if let Some(word) = self.words.get_mut((i / 64) as usize) {
+            *word &= !(1 << (i % 64));
+        }
+    }
+
+    pub fn assign(&mut self, i: u64, value: bool) {
+        if value {
+            self.set(i)
+        } else {
+            self.clear(i)
+        }
+    }
+
+    pub fn set_range(&mut self, start: u64, len: u64) {
+        for i in start..start + len {
+            self.set(i);
+        }
+    }
+
+    /// Bits `0..len` of the complement of `other` (bits at `len` and above are clear).
+    pub fn complement_prefix(other: &Bitset, len: u64) -> Bitset {
+        let full_words = (len / 64) as usize;
+        let mut words: Vec<u64> = (0..full_words).map(|w| !other.word(w)).collect();
+        let rem = len % 64;
+        if rem != 0 {
+            words.push(!other.word(full_words) & ((1u64 << rem) - 1));
+        }
+        Bitset { words }
+    }
+
+    /// Ascending indices of set bits.
+    pub fn ones(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let tz = bits.trailing_zeros();
+                bits &= bits - 1;
+                Some(w as u64 * 64 + u64::from(tz))
+            })
+        })
+    }
+
+    pub fn count_ones(&self) -> u64 {
+        self.words.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    /// The word holding bit `i`'s 64-bit neighbourhood (for fast scans).
+    pub fn word(&self, w: usize) -> u64 {
+        self.words.get(w).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_clear_ones() {
+        let mut b = Bitset::default();
+        assert!(!b.get(1000));
+        b.set(3);
+        b.set(130);
+        b.set_range(64, 2);
+        assert!(b.get(3) && b.get(64) && b.get(65) && b.get(130));
+        assert_eq!(b.ones().collect::<Vec<_>>(), vec![3, 64, 65, 130]);
+        b.clear(64);
+        b.clear(99_999);
+        assert_eq!(b.count_ones(), 3);
+        b.assign(3, false);
+        assert!(!b.get(3));
+        let c = Bitset::complement_prefix(&b, 70);
+        assert!(c.get(0) && !c.get(65) && c.get(69) && !c.get(70) && !c.get(130));
+        assert_eq!(c.count_ones(), 68);
+    }
+}

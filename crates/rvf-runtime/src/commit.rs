@@ -1,0 +1,192 @@
+//! Turning a planned change into a commit: journal or checkpoint, manifest, root.
+
+use rvf_format::layout::FORMAT_VERSION;
+use rvf_format::{
+    encode_dead_set, encode_membership, encode_run_table, manifest_hash, Delta, Manifest, RootSlot,
+    SegRef, SegmentType,
+};
+
+use crate::error::{Result, RvfError};
+use crate::local::LocalState;
+use crate::store::{lock_writer, RvfStore};
+use crate::view::Config;
+use crate::writer::Writer;
+
+/// A checkpoint is written instead of a DELTA once the journal since the last checkpoint
+/// outgrows the checkpoint itself (and this floor): replaying the journal at open then
+/// never costs more than reading the checkpoint, and checkpoints cost at most about
+/// twice the journal bytes they replace.
+pub(crate) const MIN_CHECKPOINT_TRIGGER: u64 = 64 * 1024;
+
+/// Segment ids and the epoch of a commit under construction.
+pub(crate) struct Txn {
+    pub epoch: u64,
+    pub next_segment_id: u64,
+}
+
+impl Txn {
+    pub fn seg_id(&mut self) -> u64 {
+        let id = self.next_segment_id;
+        self.next_segment_id += 1;
+        id
+    }
+}
+
+impl RvfStore {
+    /// Refuses writes to read-only, frozen or poisoned stores.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        let Some(w) = &self.writer else {
+            return Err(RvfError::ReadOnly {
+                path: self.path.clone(),
+            });
+        };
+        if self.local.manifest.frozen {
+            return Err(RvfError::Frozen {
+                path: self.path.clone(),
+            });
+        }
+        lock_writer(w).check_usable()
+    }
+
+    pub(crate) fn begin(&self) -> Txn {
+        Txn {
+            epoch: self.local.manifest.epoch + 1,
+            next_segment_id: self.local.manifest.next_segment_id,
+        }
+    }
+
+    pub(crate) fn writer_mut(&mut self) -> Result<&mut Writer> {
+        writer_of(&mut self.writer, &self.path)
+    }
+
+    /// Writes the journal record (or a checkpoint), the manifest and the root.
+    /// `next_local` is the file's own state after the change; on success it becomes
+    /// `self.local`, and the caller then updates the view.
+    pub(crate) fn commit(
+        &mut self,
+        mut txn: Txn,
+        mut delta: Delta,
+        mut next_local: LocalState,
+        slot_count: u64,
+        live_count: u64,
+    ) -> Result<()> {
+        let old = self.local.manifest.clone();
+        let mut m: Manifest = Manifest {
+            epoch: txn.epoch,
+            prev_manifest: self.local.manifest_ref,
+            slot_count,
+            live_count,
+            ..next_local.manifest.clone()
+        };
+        m.dead_bytes = old.dead_bytes + self.local.manifest_ref.len;
+        let config = self.view.config;
+        let writer = self.writer_mut()?;
+        if !delta.is_empty() {
+            delta.prev = old.journal_head;
+            let payload = delta.encode();
+            let journal_bytes = old.journal_bytes + payload.len() as u64 + 64;
+            if journal_bytes > old.checkpoint_bytes.max(MIN_CHECKPOINT_TRIGGER) {
+                write_checkpoint(writer, &mut txn, &mut m, &next_local, &config)?;
+                m.dead_bytes += old.checkpoint_bytes + old.journal_bytes;
+            } else {
+                let r =
+                    writer.append_segment(SegmentType::Delta, txn.seg_id(), txn.epoch, &payload)?;
+                m.journal_head = r;
+                m.journal_count = old.journal_count + 1;
+                m.journal_bytes = old.journal_bytes + r.len;
+            }
+        }
+        let manifest_id = txn.seg_id();
+        m.next_segment_id = txn.next_segment_id;
+        let payload = m.encode();
+        let seg = rvf_format::encode_segment(SegmentType::Manifest, manifest_id, m.epoch, &payload);
+        let offset = writer.end;
+        let mref = writer.append_segment(SegmentType::Manifest, manifest_id, m.epoch, &payload)?;
+        debug_assert_eq!(mref.offset, offset);
+        let hash = manifest_hash(&seg);
+        let root = RootSlot {
+            format_version: FORMAT_VERSION,
+            slot_index: RootSlot::slot_for_epoch(m.epoch),
+            read_features: if m.parent.is_some() {
+                rvf_format::layout::features::READ_COW_CHILD
+            } else {
+                0
+            },
+            write_features: 0,
+            file_id: m.file_id,
+            epoch: m.epoch,
+            manifest_offset: mref.offset,
+            manifest_len: mref.len,
+            committed_end: writer.end,
+            manifest_hash: hash,
+        };
+        writer.publish(root)?;
+        let end = writer.end;
+        next_local.manifest = m;
+        next_local.manifest_ref = mref;
+        next_local.manifest_hash = hash;
+        self.local = next_local;
+        self.remap(end)
+    }
+
+    /// Maps the file up to `end` so the view can read what was just written.
+    pub(crate) fn remap(&mut self, end: u64) -> Result<()> {
+        let writer = self.writer_mut()?;
+        let mapped = crate::mmap::MappedFile::map(&writer.path, &writer.file, end)?;
+        if let Some(f) = self.view.files.first_mut() {
+            *f = std::sync::Arc::new(mapped);
+        }
+        Ok(())
+    }
+}
+
+/// The writer of a store, borrowed through its field so the view can stay borrowed.
+pub(crate) fn writer_of<'a>(
+    writer: &'a mut Option<std::sync::Mutex<Writer>>,
+    path: &std::path::Path,
+) -> Result<&'a mut Writer> {
+    match writer {
+        Some(w) => Ok(w.get_mut().unwrap_or_else(|p| p.into_inner())),
+        None => Err(RvfError::ReadOnly {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+fn write_checkpoint(
+    writer: &mut Writer,
+    txn: &mut Txn,
+    m: &mut Manifest,
+    local: &LocalState,
+    _config: &Config,
+) -> Result<()> {
+    let runs = encode_run_table(&local.runs);
+    let cow = writer.append_segment(SegmentType::CowMap, txn.seg_id(), txn.epoch, &runs)?;
+    let dead: Vec<u64> = local.own_dead.ones().collect();
+    let dead_ref = if dead.is_empty() {
+        SegRef::NONE
+    } else {
+        writer.append_segment(
+            SegmentType::DeadSet,
+            txn.seg_id(),
+            txn.epoch,
+            &encode_dead_set(&dead),
+        )?
+    };
+    let member_ref = match &local.membership {
+        Some(f) if !f.is_transparent() => {
+            let ids: Vec<u64> = f.ids().collect();
+            let payload = encode_membership(f.mode().code(), &ids);
+            writer.append_segment(SegmentType::Membership, txn.seg_id(), txn.epoch, &payload)?
+        }
+        _ => SegRef::NONE,
+    };
+    m.checkpoint_cow_map = cow;
+    m.checkpoint_dead_set = dead_ref;
+    m.checkpoint_membership = member_ref;
+    m.checkpoint_bytes = cow.len + dead_ref.len + member_ref.len;
+    m.journal_head = SegRef::NONE;
+    m.journal_count = 0;
+    m.journal_bytes = 0;
+    Ok(())
+}

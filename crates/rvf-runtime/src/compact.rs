@@ -1,0 +1,1 @@
+//! Compaction and materialization (filled in below).

@@ -1,0 +1,161 @@
+//! id → slot map as a stack of immutable layers, so a branch can share its parent's map
+//! in O(layers) instead of copying it.
+//!
+//! Each commit pushes one layer; adjacent layers merge while the newer is at least half
+//! the size of the older (size-tiered), which keeps the stack O(log n) deep and the
+//! amortised cost per entry O(log n). A branch copies the `Arc`s; the layers it shares
+//! become its "base" (the parent as of branch time) and are never merged with its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type Layer = HashMap<u64, u64, ahash::RandomState>;
+
+/// Marks an id deleted in a layer, hiding older layers' entries.
+const TOMBSTONE: u64 = u64::MAX;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdMap {
+    layers: Vec<Arc<Layer>>,
+    /// How many bottom layers are the inherited parent snapshot.
+    base_layers: usize,
+}
+
+pub(crate) enum Change {
+    Set(u64, u64),
+    Remove(u64),
+}
+
+impl IdMap {
+    pub fn from_layer(entries: Layer) -> IdMap {
+        IdMap {
+            layers: vec![Arc::new(entries)],
+            base_layers: 0,
+        }
+    }
+
+    pub fn new_layer() -> Layer {
+        Layer::default()
+    }
+
+    /// A child's map: everything here becomes the inherited base.
+    pub fn branch(&self) -> IdMap {
+        IdMap {
+            layers: self.layers.clone(),
+            base_layers: self.layers.len(),
+        }
+    }
+
+    /// Builds a child's map over an explicit base.
+    pub fn with_base(base: IdMap) -> IdMap {
+        base.branch()
+    }
+
+    pub fn get(&self, id: u64) -> Option<u64> {
+        lookup(&self.layers, id)
+    }
+
+    /// Where `id` lives in the inherited base (None for a root store or a new id).
+    pub fn get_base(&self, id: u64) -> Option<u64> {
+        lookup(&self.layers[..self.base_layers.min(self.layers.len())], id)
+    }
+
+    pub fn apply(&mut self, changes: impl IntoIterator<Item = Change>) {
+        let bottom = self.layers.len() == self.base_layers;
+        let mut layer = Layer::default();
+        for c in changes {
+            match c {
+                Change::Set(id, slot) => layer.insert(id, slot),
+                Change::Remove(id) => layer.insert(id, TOMBSTONE),
+            };
+        }
+        if bottom && self.base_layers == 0 {
+            layer.retain(|_, s| *s != TOMBSTONE);
+        }
+        if layer.is_empty() {
+            return;
+        }
+        self.layers.push(Arc::new(layer));
+        self.merge_tiers();
+    }
+
+    fn merge_tiers(&mut self) {
+        while self.layers.len() >= self.base_layers + 2 {
+            let n = self.layers.len();
+            let (older, newer) = (&self.layers[n - 2], &self.layers[n - 1]);
+            if newer.len() * 2 < older.len() {
+                break;
+            }
+            let newer = self.layers.pop().unwrap_or_default();
+            let older_idx = self.layers.len() - 1;
+            let drop_tombstones = older_idx == 0;
+            let older = Arc::make_mut(&mut self.layers[older_idx]);
+            for (&id, &slot) in newer.iter() {
+                if drop_tombstones && slot == TOMBSTONE {
+                    older.remove(&id);
+                } else {
+                    older.insert(id, slot);
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub fn depth(&self) -> usize {
+        self.layers.len()
+    }
+}
+
+fn lookup(layers: &[Arc<Layer>], id: u64) -> Option<u64> {
+    for layer in layers.iter().rev() {
+        if let Some(&slot) = layer.get(&id) {
+            return (slot != TOMBSTONE).then_some(slot);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap as StdMap;
+
+    #[test]
+    fn layers_behave_like_one_map() {
+        let mut m = IdMap::default();
+        let mut model: StdMap<u64, u64> = StdMap::new();
+        let mut x = 1u64;
+        for step in 0..2000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let id = (x >> 40) % 300;
+            let changes = if x % 5 == 0 {
+                model.remove(&id);
+                vec![Change::Remove(id)]
+            } else {
+                model.insert(id, step);
+                vec![Change::Set(id, step)]
+            };
+            m.apply(changes);
+        }
+        for id in 0..300 {
+            assert_eq!(m.get(id), model.get(&id).copied(), "id {id}");
+        }
+        assert!(m.depth() <= 16, "depth {}", m.depth());
+    }
+
+    #[test]
+    fn branch_is_isolated_and_sees_base() {
+        let mut parent = IdMap::default();
+        parent.apply([Change::Set(1, 10), Change::Set(2, 20)]);
+        let mut child = parent.branch();
+        parent.apply([Change::Set(1, 11), Change::Remove(2)]);
+        child.apply([Change::Set(3, 30), Change::Remove(1)]);
+        assert_eq!(parent.get(1), Some(11));
+        assert_eq!(parent.get(2), None);
+        assert_eq!(child.get(1), None);
+        assert_eq!(child.get(2), Some(20));
+        assert_eq!(child.get_base(1), Some(10));
+        assert_eq!(child.get_base(3), None);
+        assert_eq!(parent.get_base(1), None);
+    }
+}

@@ -1,0 +1,520 @@
+//! Opening a file: find the committed root, read the generation's manifest, checkpoint
+//! and journal, resolve the parent chain, and build the in-memory view.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rvf_format::layout::{self, DATA_START, MAX_LINEAGE_DEPTH};
+use rvf_format::{
+    choose_root, decode_membership, decode_run_table, decode_sorted_set, manifest_hash,
+    read_segment, ByteReader, Delta, FormatError, Manifest, MetricCode, RootSlot, RunDesc, RunKind,
+    SegRef, SegmentType, SlotSeg, VecSegLayout,
+};
+
+use crate::bitset::Bitset;
+use crate::error::{Result, RvfError};
+use crate::idmap::IdMap;
+use crate::local::{LocalState, MembershipFilter, MembershipMode};
+use crate::mmap::MappedFile;
+use crate::options::DistanceMetric;
+use crate::view::{Config, Run, VecCheck, View};
+
+pub(crate) fn metric_from_code(c: MetricCode) -> DistanceMetric {
+    match c {
+        MetricCode::L2 => DistanceMetric::L2,
+        MetricCode::InnerProduct => DistanceMetric::InnerProduct,
+        MetricCode::Cosine => DistanceMetric::Cosine,
+    }
+}
+
+pub(crate) fn metric_code(m: DistanceMetric) -> MetricCode {
+    match m {
+        DistanceMetric::L2 => MetricCode::L2,
+        DistanceMetric::InnerProduct => MetricCode::InnerProduct,
+        DistanceMetric::Cosine => MetricCode::Cosine,
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads and validates the committed root of an open file.
+pub(crate) fn read_root(path: &Path, file: &File) -> Result<RootSlot> {
+    let mut buf = vec![0u8; DATA_START as usize];
+    let len = file
+        .metadata()
+        .map_err(|e| RvfError::io(path, "reading file metadata", e))?
+        .len();
+    let n = (len.min(DATA_START)) as usize;
+    file.read_exact_at(&mut buf[..n], 0)
+        .map_err(|e| RvfError::io(path, "reading the root", e))?;
+    let a = &buf[layout::ROOT_SLOT_A_OFFSET as usize..];
+    let b = &buf[layout::ROOT_SLOT_B_OFFSET as usize..];
+    let root = choose_root(a, b).map_err(|e| RvfError::NotAStore {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    root.check_read_features()
+        .map_err(|e| RvfError::Incompatible {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    if root.committed_end > len {
+        return Err(RvfError::corrupt(
+            path,
+            root.committed_end,
+            format!(
+                "root commits {} bytes but the file has only {len}",
+                root.committed_end
+            ),
+        ));
+    }
+    Ok(root)
+}
+
+fn fmt_err(path: &Path, offset: u64) -> impl Fn(FormatError) -> RvfError + '_ {
+    move |e| match e {
+        FormatError::UnsupportedVersion { .. } | FormatError::UnknownFeatures { .. } => {
+            RvfError::Incompatible {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            }
+        }
+        other => RvfError::corrupt(path, offset, other),
+    }
+}
+
+/// Where to look for ancestors.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ParentSearch {
+    pub search_paths: Vec<PathBuf>,
+}
+
+/// A loaded generation: what the file owns and the view it gives.
+pub(crate) struct Loaded {
+    pub local: LocalState,
+    pub view: View,
+}
+
+/// Loads the generation whose manifest is `mref` in `file`. `expected_hash` is set when a
+/// child pins this generation.
+pub(crate) fn load_generation(
+    file: Arc<MappedFile>,
+    mref: SegRef,
+    expected_hash: Option<[u8; 32]>,
+    search: &ParentSearch,
+    depth: u16,
+) -> Result<Loaded> {
+    let path = file.path.clone();
+    let bytes = file.bytes();
+    let err = |off: u64| fmt_err(&path, off);
+    let (_, payload) =
+        read_segment(bytes, mref.offset, SegmentType::Manifest, true).map_err(err(mref.offset))?;
+    let seg_bytes = usize::try_from(mref.offset)
+        .ok()
+        .zip(usize::try_from(mref.len).ok())
+        .and_then(|(s, n)| bytes.get(s..s.checked_add(n)?))
+        .ok_or_else(|| RvfError::corrupt(&path, mref.offset, "manifest extends past the file"))?;
+    let hash = manifest_hash(seg_bytes);
+    if let Some(expected) = expected_hash {
+        if expected != hash {
+            return Err(RvfError::corrupt(
+                &path,
+                mref.offset,
+                "manifest hash mismatch",
+            ));
+        }
+    }
+    let manifest = Manifest::decode(payload).map_err(err(mref.offset))?;
+    if manifest.lineage_depth > MAX_LINEAGE_DEPTH || depth > MAX_LINEAGE_DEPTH {
+        return Err(RvfError::LineageTooDeep {
+            max: MAX_LINEAGE_DEPTH,
+        });
+    }
+    let config = Config {
+        dim: manifest.dimension,
+        metric: metric_from_code(manifest.metric),
+        cluster_bytes: manifest.cluster_bytes,
+        vectors_per_cluster: manifest.vectors_per_cluster,
+    };
+    let slot_limit = manifest.slot_count;
+
+    let mut local = LocalState {
+        manifest: manifest.clone(),
+        manifest_ref: mref,
+        manifest_hash: hash,
+        runs: Vec::new(),
+        own_dead: Bitset::default(),
+        membership: None,
+    };
+
+    // Checkpoint.
+    if !manifest.checkpoint_cow_map.is_none() {
+        let off = manifest.checkpoint_cow_map.offset;
+        let (_, p) = read_segment(bytes, off, SegmentType::CowMap, true).map_err(err(off))?;
+        local.runs = decode_run_table(p).map_err(err(off))?;
+    }
+    if !manifest.checkpoint_dead_set.is_none() {
+        let off = manifest.checkpoint_dead_set.offset;
+        let (_, p) = read_segment(bytes, off, SegmentType::DeadSet, true).map_err(err(off))?;
+        let mut r = ByteReader::new(p, "DEAD_SET");
+        let own_dead = &mut local.own_dead;
+        decode_sorted_set(&mut r, slot_limit, |start, len| {
+            own_dead.set_range(start, len)
+        })
+        .map_err(err(off))?;
+    }
+
+    // The parent first: the membership filter counts inherited vectors.
+    let parent = match &manifest.parent {
+        Some(pref) => Some(open_parent(&path, pref, &config, search, depth)?),
+        None => None,
+    };
+    if manifest.parent.is_some() {
+        let vector_count = parent.as_ref().map_or(0, |p| p.view.visible_count);
+        let mut filter = MembershipFilter::new(vector_count);
+        if !manifest.checkpoint_membership.is_none() {
+            let off = manifest.checkpoint_membership.offset;
+            let (_, p) =
+                read_segment(bytes, off, SegmentType::Membership, true).map_err(err(off))?;
+            let (mode, ids) = decode_membership(p, p.len() as u64 * 8).map_err(err(off))?;
+            filter.mode = MembershipMode::from_code(mode);
+            filter.ids = ids.into_iter().collect();
+        }
+        local.membership = Some(filter);
+    }
+
+    // Journal: newest first on disk; replay oldest first.
+    let mut deltas = Vec::new();
+    let mut next = manifest.journal_head;
+    let mut last_offset = u64::MAX;
+    while !next.is_none() {
+        if next.offset >= last_offset || deltas.len() as u64 >= manifest.journal_count {
+            return Err(RvfError::corrupt(
+                &path,
+                next.offset,
+                "journal chain is malformed",
+            ));
+        }
+        last_offset = next.offset;
+        let (_, p) =
+            read_segment(bytes, next.offset, SegmentType::Delta, true).map_err(err(next.offset))?;
+        let d = Delta::decode(p, (p.len() as u64).saturating_mul(8)).map_err(err(next.offset))?;
+        next = d.prev;
+        deltas.push(d);
+    }
+    if deltas.len() as u64 != manifest.journal_count {
+        return Err(RvfError::corrupt(
+            &path,
+            mref.offset,
+            "journal is shorter than the manifest says",
+        ));
+    }
+    for d in deltas.iter().rev() {
+        if d.dead_slots.last().is_some_and(|&s| s >= slot_limit) {
+            return Err(RvfError::corrupt(
+                &path,
+                mref.offset,
+                "journal names a slot beyond the slot count",
+            ));
+        }
+        local.apply_delta(d);
+    }
+
+    let view = build_view(file, &local, config, parent)?;
+    Ok(Loaded { local, view })
+}
+
+/// Turns a file's run descriptors into runs, checking each against its segments.
+pub(crate) fn make_run(
+    file: &MappedFile,
+    d: &RunDesc,
+    config: &Config,
+    file_index: u16,
+) -> Result<Run> {
+    let path = &file.path;
+    let bytes = file.bytes();
+    let (vh, vp) = read_segment(bytes, d.vec_seg, SegmentType::Vec, false)
+        .map_err(fmt_err(path, d.vec_seg))?;
+    let layout = VecSegLayout::decode(vp, config.dim).map_err(fmt_err(path, d.vec_seg))?;
+    let (_, sp) = read_segment(bytes, d.slot_seg, SegmentType::Slot, true)
+        .map_err(fmt_err(path, d.slot_seg))?;
+    let slots = SlotSeg::decode(sp).map_err(fmt_err(path, d.slot_seg))?;
+    if layout.first_slot != d.first_slot
+        || layout.count != d.count
+        || slots.first_slot != d.first_slot
+        || slots.count != d.count
+        || vh.total_len() != d.vec_seg_len
+    {
+        return Err(RvfError::corrupt(
+            path,
+            d.vec_seg,
+            "run descriptor disagrees with its segments",
+        ));
+    }
+    Ok(Run {
+        first_slot: d.first_slot,
+        count: d.count,
+        file: file_index,
+        kind: d.kind,
+        seg_first_slot: d.first_slot,
+        vec_payload: d.vec_seg + layout::SEGMENT_HEADER_LEN as u64,
+        norms_offset: layout.norms_offset as u64,
+        slot_payload: d.slot_seg + layout::SEGMENT_HEADER_LEN as u64,
+        slot_payload_len: sp.len() as u64,
+        check: VecCheck::new(d.vec_seg),
+    })
+}
+
+fn build_view(
+    file: Arc<MappedFile>,
+    local: &LocalState,
+    config: Config,
+    parent: Option<Loaded>,
+) -> Result<View> {
+    let m = &local.manifest;
+    let path = file.path.clone();
+    let mut view = match parent {
+        Some(p) => {
+            let mut v = p.view;
+            let mut files = vec![file.clone()];
+            files.append(&mut v.files);
+            let runs: BTreeMap<u64, Run> = v
+                .runs
+                .into_iter()
+                .map(|(k, mut r)| {
+                    r.file += 1;
+                    (k, r)
+                })
+                .collect();
+            let base_visible = Arc::new(v.visible);
+            let mut dead = Bitset::default();
+            for r in runs.values() {
+                for s in r.first_slot..r.end_slot() {
+                    if !base_visible.get(s) {
+                        dead.set(s);
+                    }
+                }
+            }
+            View {
+                config,
+                files,
+                runs,
+                dead,
+                visible: Bitset::default(),
+                visible_count: 0,
+                ids: v.ids.branch(),
+                slot_count: m.slot_count,
+                first_local_slot: m.first_local_slot,
+                base_visible: Some(base_visible),
+            }
+        }
+        None => View {
+            config,
+            files: vec![file.clone()],
+            runs: BTreeMap::new(),
+            dead: Bitset::default(),
+            visible: Bitset::default(),
+            visible_count: 0,
+            ids: IdMap::default(),
+            slot_count: m.slot_count,
+            first_local_slot: 0,
+            base_visible: None,
+        },
+    };
+    let vpc = u64::from(config.vectors_per_cluster);
+    for d in &local.runs {
+        let ok = match d.kind {
+            RunKind::Append => d.first_slot >= m.first_local_slot && d.end_slot() <= m.slot_count,
+            RunKind::SlabCopy => d.first_slot % vpc == 0 && d.end_slot() <= m.first_local_slot,
+        };
+        if !ok {
+            return Err(RvfError::corrupt(
+                &path,
+                d.vec_seg,
+                "run lies outside its allowed slot range",
+            ));
+        }
+        view.insert_run(make_run(&file, d, &config, 0)?);
+    }
+    for s in local.own_dead.ones() {
+        view.dead.set(s);
+    }
+    // This file's ids: every alive slot in a run it stores.
+    let mut layer = IdMap::new_layer();
+    for run in view.runs.values().filter(|r| r.file == 0) {
+        let seg = run.slot_seg(&file);
+        for s in run.first_slot..run.end_slot() {
+            if !view.dead.get(s) {
+                layer.insert(seg.id(run.seg_index(s)), s);
+            }
+        }
+    }
+    if view.base_visible.is_some() {
+        view.ids.apply(
+            layer
+                .into_iter()
+                .map(|(id, s)| crate::idmap::Change::Set(id, s)),
+        );
+    } else {
+        view.ids = IdMap::from_layer(layer);
+    }
+    recompute_visible(&mut view, local.membership.as_ref());
+    if view.visible_count != m.live_count {
+        return Err(RvfError::corrupt(
+            &path,
+            local.manifest_ref.offset,
+            format!(
+                "manifest counts {} live vectors, the state has {}",
+                m.live_count, view.visible_count
+            ),
+        ));
+    }
+    Ok(view)
+}
+
+/// Rebuilds `visible` from `dead` and the membership filter.
+pub(crate) fn recompute_visible(view: &mut View, membership: Option<&MembershipFilter>) {
+    let mut visible = Bitset::default();
+    let mut count = 0u64;
+    let filter = membership.filter(|m| !m.is_transparent());
+    for run in view.runs.values() {
+        let seg = view.file(run).map(|f| run.slot_seg(f)).ok();
+        for s in run.first_slot..run.end_slot() {
+            if view.dead.get(s) {
+                continue;
+            }
+            let shown = match (filter, &seg) {
+                (Some(f), Some(seg)) => {
+                    let id = seg.id(run.seg_index(s));
+                    !view.is_inherited(id) || f.allows(id)
+                }
+                _ => true,
+            };
+            if shown {
+                visible.set(s);
+                count += 1;
+            }
+        }
+    }
+    view.visible = visible;
+    view.visible_count = count;
+}
+
+/// Finds, checks and loads a child's parent generation.
+fn open_parent(
+    child: &Path,
+    pref: &rvf_format::ParentRef,
+    config: &Config,
+    search: &ParentSearch,
+    depth: u16,
+) -> Result<Loaded> {
+    if depth + 1 > MAX_LINEAGE_DEPTH {
+        return Err(RvfError::LineageTooDeep {
+            max: MAX_LINEAGE_DEPTH,
+        });
+    }
+    let file_id = hex(&pref.file_id);
+    let mut tried = Vec::new();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    let child_dir = child.parent().unwrap_or(Path::new("."));
+    if let Some(rel) = path_from_bytes(&pref.relative_path) {
+        candidates.push(child_dir.join(rel));
+    }
+    if let Some(orig) = path_from_bytes(&pref.original_path) {
+        candidates.push(orig);
+    }
+    for sp in &search.search_paths {
+        if sp.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(sp) {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "rvf"))
+                    .collect();
+                found.sort();
+                candidates.extend(found);
+            }
+        } else {
+            candidates.push(sp.clone());
+        }
+    }
+    let mismatch = |path: &Path, reason: String| RvfError::ParentMismatch {
+        child: child.to_path_buf(),
+        file_id: file_id.clone(),
+        path: path.to_path_buf(),
+        reason,
+    };
+    for cand in candidates {
+        if tried.contains(&cand) || cand == child {
+            continue;
+        }
+        tried.push(cand.clone());
+        let Ok(f) = File::open(&cand) else { continue };
+        let Ok(root) = read_root(&cand, &f) else {
+            continue;
+        };
+        if root.file_id != pref.file_id {
+            continue;
+        }
+        let end = pref.manifest.offset.saturating_add(pref.manifest.len);
+        if end > root.committed_end {
+            return Err(mismatch(
+                &cand,
+                format!(
+                    "its pinned generation (epoch {}) is no longer in the file (compacted or replaced?)",
+                    pref.epoch
+                ),
+            ));
+        }
+        let mapped = Arc::new(MappedFile::map(&cand, &f, root.committed_end)?);
+        let loaded = match load_generation(
+            mapped,
+            pref.manifest,
+            Some(pref.manifest_hash),
+            search,
+            depth + 1,
+        ) {
+            Ok(l) => l,
+            Err(RvfError::Corrupt { detail, .. }) if detail.contains("manifest") => {
+                return Err(mismatch(
+                    &cand,
+                    format!(
+                        "its pinned generation (epoch {}) does not match the recorded hash (compacted or replaced?): {detail}",
+                        pref.epoch
+                    ),
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        let pc = loaded.view.config;
+        if pc != *config {
+            return Err(mismatch(
+                &cand,
+                "dimension, metric or cluster size differs from the child".into(),
+            ));
+        }
+        if loaded.local.manifest.epoch != pref.epoch {
+            return Err(mismatch(&cand, "pinned epoch differs".into()));
+        }
+        return Ok(loaded);
+    }
+    Err(RvfError::ParentMissing {
+        child: child.to_path_buf(),
+        file_id,
+        tried,
+    })
+}
+
+pub(crate) fn path_from_bytes(bytes: &[u8]) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    (!bytes.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+}
+
+pub(crate) fn path_to_bytes(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    p.as_os_str().as_bytes().to_vec()
+}

@@ -1,0 +1,50 @@
+//! The only place that maps files into memory.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::{Mmap, MmapOptions};
+
+use crate::error::{Result, RvfError};
+
+/// A read-only view of the committed bytes of one file.
+#[derive(Debug)]
+pub(crate) struct MappedFile {
+    pub path: PathBuf,
+    map: Option<Mmap>,
+}
+
+impl MappedFile {
+    /// Maps the first `len` bytes of `file`.
+    pub fn map(path: &Path, file: &File, len: u64) -> Result<MappedFile> {
+        if len == 0 {
+            return Ok(MappedFile {
+                path: path.to_path_buf(),
+                map: None,
+            });
+        }
+        let len_usize = usize::try_from(len).map_err(|_| {
+            RvfError::InvalidArgument(format!("{}: file too large to map", path.display()))
+        })?;
+        // SAFETY: the mapping is read-only and covers only bytes below the committed end
+        // that the file's writer never rewrites (RVF files are append-only; the writer only
+        // truncates bytes beyond the committed end, and compaction replaces the file by
+        // rename, leaving this inode intact). Another program modifying the file behind our
+        // back could still change the bytes we read, which is why every structure read
+        // from the map is checksummed and bounds checked before use.
+        let map = unsafe { MmapOptions::new().len(len_usize).map(file) }
+            .map_err(|e| RvfError::io(path, "mapping the file", e))?;
+        Ok(MappedFile {
+            path: path.to_path_buf(),
+            map: Some(map),
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    pub fn len(&self) -> u64 {
+        self.bytes().len() as u64
+    }
+}

@@ -1,0 +1,319 @@
+//! Exact k-nearest-neighbour search over the visible slots.
+
+use rvf_distance::{dot_block, dot_tile, l2_sq, l2_sq_block};
+
+use crate::error::{Result, RvfError};
+use crate::options::{DistanceMetric, QueryOptions};
+use crate::store::RvfStore;
+use crate::topk::{SearchResult, TopK};
+use crate::view::{Run, View};
+
+/// Vectors scored per kernel call in single-query scans.
+const SCAN_BLOCK: usize = 256;
+/// Vectors and queries per tile in batch scans: sized so a tile of vectors stays in L1/L2
+/// while every query of the group passes over it.
+const TILE_VECTORS: usize = 64;
+const TILE_QUERIES: usize = 32;
+
+/// The distance of the cosine metric from a dot product and the two squared norms.
+/// Shared by every path so single, batch and model results agree bit for bit.
+#[inline]
+pub fn cosine_distance(dot: f32, q_sq_norm: f32, v_sq_norm: f32) -> f32 {
+    if q_sq_norm <= 0.0 || v_sq_norm <= 0.0 {
+        return 1.0;
+    }
+    1.0 - dot / (q_sq_norm.sqrt() * v_sq_norm.sqrt())
+}
+
+/// The distance between two vectors under `metric`, computed as queries compute it.
+pub fn distance(metric: DistanceMetric, a: &[f32], b: &[f32]) -> f32 {
+    match metric {
+        DistanceMetric::L2 => l2_sq(a, b),
+        DistanceMetric::InnerProduct => -rvf_distance::dot(a, b),
+        DistanceMetric::Cosine => cosine_distance(
+            rvf_distance::dot(a, b),
+            rvf_distance::dot(a, a),
+            rvf_distance::dot(b, b),
+        ),
+    }
+}
+
+impl RvfStore {
+    fn check_query(&self, q: &[f32]) -> Result<()> {
+        let dim = self.view.config.dim;
+        if q.len() != usize::from(dim) {
+            return Err(RvfError::DimensionMismatch {
+                expected: dim,
+                got: q.len(),
+            });
+        }
+        if !q.iter().all(|x| x.is_finite()) {
+            return Err(RvfError::InvalidArgument(
+                "query has a non-finite value".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `k` visible vectors closest to `query`, sorted by distance then id.
+    pub fn query(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: &QueryOptions,
+    ) -> Result<Vec<SearchResult>> {
+        self.check_query(query)?;
+        let mut top = TopK::new(k);
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let view = &self.view;
+        let dim = usize::from(view.config.dim);
+        let q_norm = rvf_distance::dot(query, query);
+        let mut out = vec![0f32; SCAN_BLOCK];
+        for run in view.runs.values() {
+            let file = view.file(run)?;
+            run.check.ensure(file)?;
+            let vectors = run.vectors(file, view.config.dim)?;
+            let norms = run.norms(file)?;
+            let seg = run.slot_seg(file);
+            let n = run.count as usize;
+            let mut i = 0;
+            while i < n {
+                let m = SCAN_BLOCK.min(n - i);
+                let block = vectors.get(i * dim..(i + m) * dim).unwrap_or(&[]);
+                let out = &mut out[..m];
+                match view.config.metric {
+                    DistanceMetric::L2 => l2_sq_block(query, block, out),
+                    DistanceMetric::InnerProduct => {
+                        dot_block(query, block, out);
+                        out.iter_mut().for_each(|d| *d = -*d);
+                    }
+                    DistanceMetric::Cosine => {
+                        dot_block(query, block, out);
+                        for (j, d) in out.iter_mut().enumerate() {
+                            *d = cosine_distance(
+                                *d,
+                                q_norm,
+                                norms.get(i + j).copied().unwrap_or(0.0),
+                            );
+                        }
+                    }
+                }
+                let base = run.first_slot + i as u64;
+                let threshold = top.threshold();
+                for (j, &d) in out.iter().enumerate() {
+                    if d > threshold {
+                        continue;
+                    }
+                    let slot = base + j as u64;
+                    if !view.visible.get(slot) {
+                        continue;
+                    }
+                    let idx = run.seg_index(slot);
+                    let id = seg.id(idx);
+                    if !top.accepts(d, id) {
+                        continue;
+                    }
+                    if let Some(filter) = &options.filter {
+                        let meta = seg
+                            .metadata(idx)
+                            .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload, e))?;
+                        if !filter.matches(meta.as_ref()) {
+                            continue;
+                        }
+                    }
+                    top.push(d, id);
+                }
+                i += m;
+            }
+        }
+        Ok(top.into_sorted())
+    }
+
+    /// Runs many queries in one pass over the vectors, on several threads. Each result
+    /// equals what [`RvfStore::query`] returns for the same query.
+    pub fn query_batch(
+        &self,
+        queries: &[&[f32]],
+        k: usize,
+        options: &QueryOptions,
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        for q in queries {
+            self.check_query(q)?;
+        }
+        if queries.is_empty() || k == 0 {
+            return Ok(vec![Vec::new(); queries.len()]);
+        }
+        let view = &self.view;
+        for run in view.runs.values() {
+            run.check.ensure(view.file(run)?)?;
+        }
+        let dim = usize::from(view.config.dim);
+        let mut flat = Vec::with_capacity(queries.len() * dim);
+        for q in queries {
+            flat.extend_from_slice(q);
+        }
+        let q_norms: Vec<f32> = queries.iter().map(|q| rvf_distance::dot(q, q)).collect();
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            t => t,
+        };
+        let chunks = split_work(view, threads);
+        let batch = Batch {
+            view,
+            queries,
+            flat: &flat,
+            q_norms: &q_norms,
+            k,
+            options,
+        };
+        let partials: Vec<Result<Vec<TopK>>> = if chunks.len() <= 1 {
+            chunks.iter().map(|c| batch.scan(c)).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = chunks
+                    .iter()
+                    .map(|c| {
+                        let b = &batch;
+                        scope.spawn(move || b.scan(c))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(RvfError::InvalidArgument("query thread panicked".into()))
+                        })
+                    })
+                    .collect()
+            })
+        };
+        let mut merged: Vec<TopK> = (0..queries.len()).map(|_| TopK::new(k)).collect();
+        for part in partials {
+            for (m, p) in merged.iter_mut().zip(part?) {
+                m.merge(p);
+            }
+        }
+        Ok(merged.into_iter().map(TopK::into_sorted).collect())
+    }
+}
+
+/// A share of the slot space for one thread: (run, first index, count) pieces.
+type Chunk<'a> = Vec<(&'a Run, usize, usize)>;
+
+fn split_work(view: &View, threads: usize) -> Vec<Chunk<'_>> {
+    let total: usize = view.runs.values().map(|r| r.count as usize).sum();
+    let per = total.div_ceil(threads.max(1)).max(1);
+    let mut chunks: Vec<Chunk<'_>> = vec![Vec::new()];
+    let mut filled = 0usize;
+    for run in view.runs.values() {
+        let mut start = 0usize;
+        let n = run.count as usize;
+        while start < n {
+            if filled == per {
+                chunks.push(Vec::new());
+                filled = 0;
+            }
+            let take = (per - filled).min(n - start);
+            if let Some(c) = chunks.last_mut() {
+                c.push((run, start, take));
+            }
+            filled += take;
+            start += take;
+        }
+    }
+    chunks.retain(|c| !c.is_empty());
+    chunks
+}
+
+struct Batch<'a> {
+    view: &'a View,
+    queries: &'a [&'a [f32]],
+    flat: &'a [f32],
+    q_norms: &'a [f32],
+    k: usize,
+    options: &'a QueryOptions,
+}
+
+impl Batch<'_> {
+    fn scan(&self, chunk: &Chunk<'_>) -> Result<Vec<TopK>> {
+        let view = self.view;
+        let dim = usize::from(view.config.dim);
+        let nq_total = self.queries.len();
+        let mut tops: Vec<TopK> = (0..nq_total).map(|_| TopK::new(self.k)).collect();
+        let mut dots = vec![0f32; TILE_QUERIES * TILE_VECTORS];
+        // L2 uses |q|^2 + |v|^2 - 2 q.v to screen candidates at tile speed, then recomputes
+        // the exact distance of any candidate that could enter the top-k. The screen's
+        // error is bounded by `l2_screen_margin`, so no true candidate is missed.
+        let eps = (dim as f32 + 32.0) * f32::EPSILON * 2.0;
+        for &(run, start, count) in chunk {
+            let file = view.file(run)?;
+            let vectors = run.vectors(file, view.config.dim)?;
+            let norms = run.norms(file)?;
+            let seg = run.slot_seg(file);
+            let mut v0 = start;
+            while v0 < start + count {
+                let nv = TILE_VECTORS.min(start + count - v0);
+                let block = vectors.get(v0 * dim..(v0 + nv) * dim).unwrap_or(&[]);
+                let mut q0 = 0;
+                while q0 < nq_total {
+                    let nq = TILE_QUERIES.min(nq_total - q0);
+                    let qs = self.flat.get(q0 * dim..(q0 + nq) * dim).unwrap_or(&[]);
+                    let out = &mut dots[..nq * nv];
+                    dot_tile(qs, nq, block, nv, dim, out);
+                    for qi in 0..nq {
+                        let q_index = q0 + qi;
+                        let top = &mut tops[q_index];
+                        let qn = self.q_norms[q_index];
+                        let row = &out[qi * nv..(qi + 1) * nv];
+                        for (vi, &dot) in row.iter().enumerate() {
+                            let v_index = v0 + vi;
+                            let vn = norms.get(v_index).copied().unwrap_or(0.0);
+                            let threshold = top.threshold();
+                            let d = match view.config.metric {
+                                DistanceMetric::InnerProduct => -dot,
+                                DistanceMetric::Cosine => cosine_distance(dot, qn, vn),
+                                DistanceMetric::L2 => {
+                                    let approx = qn + vn - 2.0 * dot;
+                                    let margin = eps * (qn.sqrt() + vn.sqrt()).powi(2);
+                                    if approx - margin > threshold {
+                                        continue;
+                                    }
+                                    let v = vectors
+                                        .get(v_index * dim..(v_index + 1) * dim)
+                                        .unwrap_or(&[]);
+                                    l2_sq(self.queries[q_index], v)
+                                }
+                            };
+                            if d > threshold {
+                                continue;
+                            }
+                            let slot = run.first_slot + v_index as u64;
+                            if !view.visible.get(slot) {
+                                continue;
+                            }
+                            let idx = run.seg_index(slot);
+                            let id = seg.id(idx);
+                            if !top.accepts(d, id) {
+                                continue;
+                            }
+                            if let Some(filter) = &self.options.filter {
+                                let meta = seg.metadata(idx).map_err(|e| {
+                                    RvfError::corrupt(&file.path, run.slot_payload, e)
+                                })?;
+                                if !filter.matches(meta.as_ref()) {
+                                    continue;
+                                }
+                            }
+                            top.push(d, id);
+                        }
+                    }
+                    q0 += nq;
+                }
+                v0 += nv;
+            }
+        }
+        Ok(tops)
+    }
+}

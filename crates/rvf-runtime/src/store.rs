@@ -1,0 +1,507 @@
+//! `RvfStore`: creating and opening files, identity, status and reads.
+
+use std::fs::{File, OpenOptions as FsOpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rvf_format::layout::{self, DATA_START, FORMAT_VERSION};
+use rvf_format::{manifest_hash, Manifest, Metadata, RootSlot, SegRef, SegmentType};
+
+use crate::error::{Result, RvfError};
+use crate::load::{self, metric_code, read_root, Loaded, ParentSearch};
+use crate::local::{LocalState, MembershipFilter};
+use crate::mmap::MappedFile;
+use crate::options::{DistanceMetric, Durability, OpenOptions, RvfOptions};
+use crate::view::{Config, View};
+use crate::writer::{sync_dir, Writer};
+
+/// An open RVF store: one `.rvf` file (plus, for a branch, its read-only ancestors).
+///
+/// Queries take `&self` and may run from many threads at once; writes take `&mut self`.
+#[derive(Debug)]
+pub struct RvfStore {
+    pub(crate) path: PathBuf,
+    pub(crate) writer: Option<Mutex<Writer>>,
+    pub(crate) local: LocalState,
+    pub(crate) view: View,
+    pub(crate) search: ParentSearch,
+}
+
+/// A stored vector and its metadata, as returned by [`RvfStore::get`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorRecord {
+    pub id: u64,
+    pub vector: Vec<f32>,
+    pub metadata: Option<Metadata>,
+}
+
+/// Counters describing a store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreStatus {
+    /// Vectors a query can return.
+    pub total_vectors: u64,
+    /// Bytes of this file (a branch's ancestors are not counted).
+    pub file_size: u64,
+    pub dimension: u16,
+    pub metric: DistanceMetric,
+    /// Generation number of the last commit.
+    pub epoch: u64,
+    /// Segments written to this file since it was created or last compacted.
+    pub segment_count: u64,
+    /// Bytes `compact` would reclaim: superseded metadata and dead local vectors.
+    pub dead_bytes: u64,
+    pub read_only: bool,
+    pub frozen: bool,
+    pub lineage_depth: u16,
+}
+
+/// Copy-on-write statistics of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CowStats {
+    /// Clusters in the store's slot space (inherited and local).
+    pub cluster_count: u64,
+    /// Clusters with vectors stored in this file (new or copied).
+    pub local_cluster_count: u64,
+    /// Byte size of a cluster.
+    pub cluster_size: u32,
+    pub vectors_per_cluster: u32,
+    pub frozen: bool,
+}
+
+pub(crate) fn lock_writer(w: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
+    w.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl RvfStore {
+    /// Creates a new, empty store at `path` (which must not exist).
+    pub fn create(path: &Path, options: RvfOptions) -> Result<RvfStore> {
+        if options.dimension == 0 {
+            return Err(RvfError::InvalidArgument(
+                "dimension must be at least 1".into(),
+            ));
+        }
+        if options.cluster_bytes < 64 || options.cluster_bytes % 64 != 0 {
+            return Err(RvfError::InvalidArgument(
+                "cluster_bytes must be a positive multiple of 64".into(),
+            ));
+        }
+        let config = Config {
+            dim: options.dimension,
+            metric: options.metric,
+            cluster_bytes: options.cluster_bytes,
+            vectors_per_cluster: Config::vectors_per_cluster_for(
+                options.dimension,
+                options.cluster_bytes,
+            ),
+        };
+        let manifest = Manifest {
+            epoch: 1,
+            prev_manifest: SegRef::NONE,
+            file_id: rand::random(),
+            dimension: config.dim,
+            metric: metric_code(config.metric),
+            frozen: false,
+            lineage_depth: 0,
+            cluster_bytes: config.cluster_bytes,
+            vectors_per_cluster: config.vectors_per_cluster,
+            slot_count: 0,
+            first_local_slot: 0,
+            live_count: 0,
+            next_segment_id: 1,
+            checkpoint_cow_map: SegRef::NONE,
+            checkpoint_dead_set: SegRef::NONE,
+            checkpoint_membership: SegRef::NONE,
+            journal_head: SegRef::NONE,
+            journal_count: 0,
+            journal_bytes: 0,
+            checkpoint_bytes: 0,
+            dead_bytes: 0,
+            index_root: SegRef::NONE,
+            tag_table: SegRef::NONE,
+            parent: None,
+        };
+        Self::create_with_manifest(
+            path,
+            manifest,
+            options.durability,
+            ParentSearch::default(),
+            None,
+        )
+    }
+
+    /// Writes a brand-new file holding one manifest, then opens it. `parent` supplies the
+    /// in-memory state of a branch's parent so the child need not re-read it.
+    pub(crate) fn create_with_manifest(
+        path: &Path,
+        mut manifest: Manifest,
+        durability: Durability,
+        search: ParentSearch,
+        parent: Option<&View>,
+    ) -> Result<RvfStore> {
+        let file = FsOpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => RvfError::AlreadyExists {
+                    path: path.to_path_buf(),
+                },
+                _ => RvfError::io(path, "creating the file", e),
+            })?;
+        lock_exclusive(path, &file)?;
+        // The new file holds an empty COW map (and, for a branch, an empty membership
+        // filter) as its checkpoint, then the manifest: a few hundred bytes whatever the
+        // size of the parent.
+        let mut body = Vec::new();
+        let mut seg_id = 1u64;
+        let mut push = |body: &mut Vec<u8>, ty: SegmentType, payload: &[u8]| -> SegRef {
+            let seg = rvf_format::encode_segment(ty, seg_id, manifest.epoch, payload);
+            seg_id += 1;
+            let r = SegRef {
+                offset: DATA_START + body.len() as u64,
+                len: seg.len() as u64,
+            };
+            body.extend_from_slice(&seg);
+            r
+        };
+        manifest.checkpoint_cow_map = push(
+            &mut body,
+            SegmentType::CowMap,
+            &rvf_format::encode_run_table(&[]),
+        );
+        if manifest.parent.is_some() {
+            manifest.checkpoint_membership = push(
+                &mut body,
+                SegmentType::Membership,
+                &rvf_format::encode_membership(rvf_format::MembershipModeCode::Exclude, &[]),
+            );
+        }
+        manifest.checkpoint_bytes =
+            manifest.checkpoint_cow_map.len + manifest.checkpoint_membership.len;
+        manifest.next_segment_id = seg_id + 1;
+        let payload = manifest.encode();
+        let seg =
+            rvf_format::encode_segment(SegmentType::Manifest, seg_id, manifest.epoch, &payload);
+        let mref = SegRef {
+            offset: DATA_START + body.len() as u64,
+            len: seg.len() as u64,
+        };
+        body.extend_from_slice(&seg);
+        let root = RootSlot {
+            format_version: FORMAT_VERSION,
+            slot_index: RootSlot::slot_for_epoch(manifest.epoch),
+            read_features: if manifest.parent.is_some() {
+                layout::features::READ_COW_CHILD
+            } else {
+                0
+            },
+            write_features: 0,
+            file_id: manifest.file_id,
+            epoch: manifest.epoch,
+            manifest_offset: mref.offset,
+            manifest_len: mref.len,
+            committed_end: DATA_START + body.len() as u64,
+            manifest_hash: manifest_hash(&seg),
+        };
+        // One write of root area and segments, one sync: a crash before the sync leaves
+        // either nothing or a file whose root hash check fails, never a misread store.
+        let mut image = vec![0u8; DATA_START as usize];
+        let slot_at = RootSlot::offset_of(root.slot_index) as usize;
+        image[slot_at..slot_at + layout::ROOT_SLOT_LEN].copy_from_slice(&root.encode());
+        image.extend_from_slice(&body);
+        let io = |e| RvfError::io(path, "writing the new file", e);
+        std::os::unix::fs::FileExt::write_all_at(&file, &image, 0).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        sync_dir(path)?;
+        let mapped = Arc::new(MappedFile::map(path, &file, root.committed_end)?);
+        let loaded = match parent {
+            // Building the child's view from the parent's memory keeps branching O(1) in
+            // the parent's size.
+            Some(pview) => {
+                crate::branch::child_view(mapped, manifest.clone(), mref, root.manifest_hash, pview)
+            }
+            None => load::load_generation(mapped, mref, None, &search, 0)?,
+        };
+        let writer = Writer::new(file, path, root.committed_end, durability);
+        Ok(RvfStore {
+            path: path.to_path_buf(),
+            writer: Some(Mutex::new(writer)),
+            local: loaded.local,
+            view: loaded.view,
+            search,
+        })
+    }
+
+    /// Opens an existing store for reading and writing.
+    pub fn open(path: &Path) -> Result<RvfStore> {
+        Self::open_with(path, OpenOptions::default())
+    }
+
+    /// Opens an existing store without the writer lock; sees the last commit even while
+    /// another process writes.
+    pub fn open_readonly(path: &Path) -> Result<RvfStore> {
+        Self::open_with(
+            path,
+            OpenOptions {
+                read_only: true,
+                ..OpenOptions::default()
+            },
+        )
+    }
+
+    pub fn open_with(path: &Path, options: OpenOptions) -> Result<RvfStore> {
+        let file = FsOpenOptions::new()
+            .read(true)
+            .write(!options.read_only)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => RvfError::FileNotFound {
+                    path: path.to_path_buf(),
+                },
+                _ => RvfError::io(path, "opening the file", e),
+            })?;
+        if !options.read_only {
+            lock_exclusive(path, &file)?;
+        }
+        let root = read_root(path, &file)?;
+        if !options.read_only {
+            root.check_write_features()
+                .map_err(|e| RvfError::Incompatible {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                })?;
+            // A torn tail from an interrupted commit is dropped by the next writer.
+            let len = file
+                .metadata()
+                .map_err(|e| RvfError::io(path, "reading file metadata", e))?
+                .len();
+            if len > root.committed_end {
+                file.set_len(root.committed_end)
+                    .and_then(|_| file.sync_all())
+                    .map_err(|e| RvfError::io(path, "truncating an uncommitted tail", e))?;
+            }
+        }
+        let mapped = Arc::new(MappedFile::map(path, &file, root.committed_end)?);
+        let search = ParentSearch {
+            search_paths: options.parent_search_paths.clone(),
+        };
+        let mref = SegRef {
+            offset: root.manifest_offset,
+            len: root.manifest_len,
+        };
+        let Loaded { local, view } =
+            load::load_generation(mapped, mref, Some(root.manifest_hash), &search, 0)?;
+        if local.manifest.file_id != root.file_id {
+            return Err(RvfError::corrupt(
+                path,
+                mref.offset,
+                "manifest belongs to another file",
+            ));
+        }
+        let writer = (!options.read_only).then(|| {
+            Mutex::new(Writer::new(
+                file,
+                path,
+                root.committed_end,
+                options.durability,
+            ))
+        });
+        let mut store = RvfStore {
+            path: path.to_path_buf(),
+            writer,
+            local,
+            view,
+            search,
+        };
+        store.refresh_member_count();
+        Ok(store)
+    }
+
+    /// Publishes pending commits (durability `OnClose`) and releases the file.
+    pub fn close(mut self) -> Result<()> {
+        self.flush()
+    }
+
+    /// Publishes and syncs commits held back by `Durability::OnClose`.
+    pub fn flush(&mut self) -> Result<()> {
+        match &self.writer {
+            Some(w) => lock_writer(w).flush(),
+            None => Ok(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file_id(&self) -> &[u8; 16] {
+        &self.local.manifest.file_id
+    }
+
+    /// The parent's file id (all zeros for a root store).
+    pub fn parent_id(&self) -> &[u8; 16] {
+        const ZERO: [u8; 16] = [0; 16];
+        self.local
+            .manifest
+            .parent
+            .as_ref()
+            .map_or(&ZERO, |p| &p.file_id)
+    }
+
+    pub fn lineage_depth(&self) -> u16 {
+        self.local.manifest.lineage_depth
+    }
+
+    pub fn is_cow_child(&self) -> bool {
+        self.local.manifest.parent.is_some()
+    }
+
+    pub fn dimension(&self) -> u16 {
+        self.view.config.dim
+    }
+
+    pub fn metric(&self) -> DistanceMetric {
+        self.view.config.metric
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.local.manifest.epoch
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.local.manifest.frozen
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// Paths of the ancestors this store reads, nearest first.
+    pub fn ancestor_paths(&self) -> Vec<PathBuf> {
+        self.view
+            .files
+            .iter()
+            .skip(1)
+            .map(|f| f.path.clone())
+            .collect()
+    }
+
+    pub fn status(&self) -> StoreStatus {
+        let m = &self.local.manifest;
+        let file_size = match &self.writer {
+            Some(w) => lock_writer(w).end,
+            None => self.view.files.first().map_or(0, |f| f.len()),
+        };
+        let per_slot = u64::from(self.view.config.dim) * 4 + 4 + 8;
+        let dead_local = self
+            .local
+            .own_dead
+            .ones()
+            .filter(|&s| self.view.run_of(s).is_some_and(|r| r.file == 0))
+            .count() as u64;
+        StoreStatus {
+            total_vectors: self.view.visible_count,
+            file_size,
+            dimension: self.view.config.dim,
+            metric: self.view.config.metric,
+            epoch: m.epoch,
+            segment_count: m.next_segment_id.saturating_sub(1),
+            dead_bytes: m.dead_bytes + dead_local * per_slot,
+            read_only: self.writer.is_none(),
+            frozen: m.frozen,
+            lineage_depth: m.lineage_depth,
+        }
+    }
+
+    pub fn cow_stats(&self) -> Option<CowStats> {
+        let vpc = u64::from(self.view.config.vectors_per_cluster);
+        let mut local_clusters = std::collections::BTreeSet::new();
+        for r in self.view.runs.values().filter(|r| r.file == 0) {
+            let (a, b) = (r.first_slot / vpc, (r.end_slot() - 1) / vpc);
+            local_clusters.extend(a..=b);
+        }
+        Some(CowStats {
+            cluster_count: self.view.slot_count.div_ceil(vpc),
+            local_cluster_count: local_clusters.len() as u64,
+            cluster_size: self.view.config.cluster_bytes,
+            vectors_per_cluster: self.view.config.vectors_per_cluster,
+            frozen: self.local.manifest.frozen,
+        })
+    }
+
+    /// The membership filter of a branch (`None` for a root store).
+    pub fn membership_filter(&self) -> Option<&MembershipFilter> {
+        self.local.membership.as_ref()
+    }
+
+    /// Number of vectors a query can return.
+    pub fn len(&self) -> u64 {
+        self.view.visible_count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The vector and metadata stored under `id`, if it is visible.
+    pub fn get(&self, id: u64) -> Result<Option<VectorRecord>> {
+        let Some(slot) = self.view.visible_slot(id) else {
+            return Ok(None);
+        };
+        let run = self
+            .view
+            .run_of(slot)
+            .ok_or_else(|| RvfError::corrupt(&self.path, 0, format!("slot {slot} has no run")))?;
+        let file = self.view.file(run)?;
+        run.check.ensure(file)?;
+        let dim = usize::from(self.view.config.dim);
+        let i = (slot - run.first_slot) as usize;
+        let vector = run
+            .vectors(file, self.view.config.dim)?
+            .get(i * dim..(i + 1) * dim)
+            .map(<[f32]>::to_vec)
+            .ok_or_else(|| RvfError::corrupt(&file.path, run.vec_payload, "vector out of range"))?;
+        let metadata = run
+            .slot_seg(file)
+            .metadata(run.seg_index(slot))
+            .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload, e))?;
+        Ok(Some(VectorRecord {
+            id,
+            vector,
+            metadata,
+        }))
+    }
+
+    /// Ids of every visible vector, ascending.
+    pub fn ids(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = self
+            .view
+            .visible
+            .ones()
+            .filter_map(|s| self.view.id_at(s))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
+
+impl Drop for RvfStore {
+    fn drop(&mut self) {
+        // Best effort: an `OnClose` store dropped without `close` still publishes its
+        // commits; errors have nowhere to go here, and `close` reports them.
+        if let Some(w) = &self.writer {
+            let _ = lock_writer(w).flush();
+        }
+    }
+}
+
+pub(crate) fn lock_exclusive(path: &Path, file: &File) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(RvfError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(RvfError::io(path, "locking the file", e)),
+    }
+}

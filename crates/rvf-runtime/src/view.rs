@@ -1,0 +1,235 @@
+//! The in-memory view of one generation: which runs hold which slots (across the file
+//! and its ancestors), which slots are alive and visible, and where each id lives.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use rvf_format::{read_segment, RunKind, SegmentType, SlotSeg, RUN_HEADER_LEN};
+
+use crate::bitset::Bitset;
+use crate::error::{Result, RvfError};
+use crate::idmap::IdMap;
+use crate::mmap::MappedFile;
+use crate::options::DistanceMetric;
+
+/// Shape of the vectors of a store (identical along a lineage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Config {
+    pub dim: u16,
+    pub metric: DistanceMetric,
+    pub cluster_bytes: u32,
+    pub vectors_per_cluster: u32,
+}
+
+impl Config {
+    pub fn vectors_per_cluster_for(dim: u16, cluster_bytes: u32) -> u32 {
+        (cluster_bytes / (u32::from(dim) * 4).max(1)).max(1)
+    }
+}
+
+/// Lazily verified checksum state of one VEC_SEG payload, shared by every run piece
+/// cut from it. Vectors are checked on first use rather than at open so that opening a
+/// large store (or a child of one) does not read every vector.
+#[derive(Debug)]
+pub(crate) struct VecCheck {
+    segment_offset: u64,
+    state: AtomicU8,
+}
+
+const UNCHECKED: u8 = 0;
+const GOOD: u8 = 1;
+const BAD: u8 = 2;
+
+impl VecCheck {
+    pub fn new(segment_offset: u64) -> Arc<VecCheck> {
+        Arc::new(VecCheck {
+            segment_offset,
+            state: AtomicU8::new(UNCHECKED),
+        })
+    }
+
+    pub fn ensure(&self, file: &MappedFile) -> Result<()> {
+        match self.state.load(Ordering::Acquire) {
+            GOOD => return Ok(()),
+            BAD => {
+                return Err(RvfError::corrupt(
+                    &file.path,
+                    self.segment_offset,
+                    "VEC_SEG payload checksum mismatch",
+                ))
+            }
+            _ => {}
+        }
+        let result = read_segment(file.bytes(), self.segment_offset, SegmentType::Vec, true);
+        let ok = result.is_ok();
+        self.state
+            .store(if ok { GOOD } else { BAD }, Ordering::Release);
+        result
+            .map(|_| ())
+            .map_err(|e| RvfError::corrupt(&file.path, self.segment_offset, e))
+    }
+}
+
+/// A contiguous range of slots whose vectors and ids sit in one VEC_SEG / SLOT_SEG pair.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    pub first_slot: u64,
+    pub count: u32,
+    /// Index into `View::files`: 0 is this file, 1 its parent, and so on.
+    pub file: u16,
+    pub kind: RunKind,
+    /// First slot stored by the segments this run was cut from.
+    pub seg_first_slot: u64,
+    /// Offset of the VEC_SEG payload in its file.
+    pub vec_payload: u64,
+    pub norms_offset: u64,
+    /// Offset and length of the SLOT_SEG payload.
+    pub slot_payload: u64,
+    pub slot_payload_len: u64,
+    pub check: Arc<VecCheck>,
+}
+
+impl Run {
+    pub fn end_slot(&self) -> u64 {
+        self.first_slot + u64::from(self.count)
+    }
+
+    fn skip(&self) -> u64 {
+        self.first_slot - self.seg_first_slot
+    }
+
+    /// Vectors of this run, `count * dim` floats.
+    pub fn vectors<'a>(&self, file: &'a MappedFile, dim: u16) -> Result<&'a [f32]> {
+        let floats = u64::from(self.count) * u64::from(dim);
+        let start = self.vec_payload + RUN_HEADER_LEN as u64 + self.skip() * u64::from(dim) * 4;
+        self.f32_slice(file, start, floats)
+    }
+
+    /// Squared norms of this run's vectors.
+    pub fn norms<'a>(&self, file: &'a MappedFile) -> Result<&'a [f32]> {
+        let start = self.vec_payload + self.norms_offset + self.skip() * 4;
+        self.f32_slice(file, start, u64::from(self.count))
+    }
+
+    fn f32_slice<'a>(&self, file: &'a MappedFile, start: u64, floats: u64) -> Result<&'a [f32]> {
+        let bytes = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(floats * 4).ok())
+            .and_then(|(s, n)| file.bytes().get(s..s.checked_add(n)?))
+            .ok_or_else(|| {
+                RvfError::corrupt(&file.path, start, "vector run lies outside the file")
+            })?;
+        bytemuck::try_cast_slice(bytes)
+            .map_err(|_| RvfError::corrupt(&file.path, start, "vector run is misaligned"))
+    }
+
+    pub fn slot_seg<'a>(&self, file: &'a MappedFile) -> SlotSeg<'a> {
+        let bytes = usize::try_from(self.slot_payload)
+            .ok()
+            .zip(usize::try_from(self.slot_payload_len).ok())
+            .and_then(|(s, n)| file.bytes().get(s..s.checked_add(n)?))
+            .unwrap_or(&[]);
+        SlotSeg::view(bytes)
+    }
+
+    /// Index of `slot` within the SLOT_SEG this run was cut from.
+    pub fn seg_index(&self, slot: u64) -> usize {
+        (slot - self.seg_first_slot) as usize
+    }
+}
+
+/// Everything a query, a lookup or a write needs to know about the current generation.
+#[derive(Debug, Clone)]
+pub(crate) struct View {
+    pub config: Config,
+    pub files: Vec<Arc<MappedFile>>,
+    /// Non-overlapping runs keyed by first slot.
+    pub runs: BTreeMap<u64, Run>,
+    /// Slots that are not alive (deleted, superseded, or not visible in the parent).
+    pub dead: Bitset,
+    /// Slots a query returns: alive and allowed by the membership filter.
+    pub visible: Bitset,
+    pub visible_count: u64,
+    pub ids: IdMap,
+    pub slot_count: u64,
+    /// First slot this file allocates itself (0 for a root store).
+    pub first_local_slot: u64,
+    /// The parent's visible slots as of branch time (children only).
+    pub base_visible: Option<Arc<Bitset>>,
+}
+
+impl View {
+    pub fn file(&self, run: &Run) -> Result<&MappedFile> {
+        self.files
+            .get(run.file as usize)
+            .map(|f| f.as_ref())
+            .ok_or_else(|| RvfError::InvalidArgument("run refers to an unknown file".into()))
+    }
+
+    pub fn run_of(&self, slot: u64) -> Option<&Run> {
+        self.runs
+            .range(..=slot)
+            .next_back()
+            .map(|(_, r)| r)
+            .filter(|r| slot < r.end_slot())
+    }
+
+    pub fn is_alive(&self, slot: u64) -> bool {
+        !self.dead.get(slot) && self.run_of(slot).is_some()
+    }
+
+    /// The live slot of `id`, if any (visible or hidden by membership).
+    pub fn alive_slot(&self, id: u64) -> Option<u64> {
+        self.ids.get(id).filter(|&s| !self.dead.get(s))
+    }
+
+    pub fn visible_slot(&self, id: u64) -> Option<u64> {
+        self.ids.get(id).filter(|&s| self.visible.get(s))
+    }
+
+    /// Whether `id` was visible in the parent at branch time.
+    pub fn is_inherited(&self, id: u64) -> bool {
+        match (&self.base_visible, self.ids.get_base(id)) {
+            (Some(base), Some(slot)) => base.get(slot),
+            _ => false,
+        }
+    }
+
+    pub fn id_at(&self, slot: u64) -> Option<u64> {
+        let run = self.run_of(slot)?;
+        let file = self.file(run).ok()?;
+        let seg = run.slot_seg(file);
+        let i = run.seg_index(slot);
+        (i < seg.count as usize).then(|| seg.id(i))
+    }
+
+    /// Inserts a run, cutting any runs it overlaps (a slab copy shadows inherited slots).
+    pub fn insert_run(&mut self, run: Run) {
+        let (start, end) = (run.first_slot, run.end_slot());
+        let overlapping: Vec<u64> = self
+            .runs
+            .range(..end)
+            .rev()
+            .take_while(|(_, r)| r.end_slot() > start)
+            .map(|(&k, _)| k)
+            .collect();
+        for key in overlapping {
+            let Some(old) = self.runs.remove(&key) else {
+                continue;
+            };
+            if old.first_slot < start {
+                let mut left = old.clone();
+                left.count = (start - old.first_slot) as u32;
+                self.runs.insert(left.first_slot, left);
+            }
+            if old.end_slot() > end {
+                let mut right = old.clone();
+                right.first_slot = end;
+                right.count = (old.end_slot() - end) as u32;
+                self.runs.insert(end, right);
+            }
+        }
+        self.runs.insert(start, run);
+    }
+}

@@ -1,0 +1,480 @@
+//! Ingest, delete, membership changes and freeze.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rvf_format::{
+    encode_metadata, encode_slot_seg, validate_metadata, Delta, Metadata, RunDesc, RunKind,
+    SegmentType, VecSegLayout,
+};
+
+use crate::commit::{writer_of, Txn};
+use crate::error::{Result, RvfError};
+use crate::filter::FilterExpr;
+use crate::idmap::Change;
+use crate::load::recompute_visible;
+use crate::local::MembershipMode;
+use crate::store::RvfStore;
+use crate::view::Run;
+use crate::writer::Writer;
+
+/// Outcome of [`RvfStore::ingest_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestResult {
+    /// Vectors stored (new ids and replacements).
+    pub accepted: u64,
+    /// Vectors refused for a wrong dimension or a non-finite value.
+    pub rejected: u64,
+    /// Generation number after the commit.
+    pub epoch: u64,
+}
+
+/// Outcome of [`RvfStore::delete`] and [`RvfStore::delete_by_filter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeleteResult {
+    /// Ids that were present and are now gone.
+    pub deleted: u64,
+    pub epoch: u64,
+}
+
+/// Writes one run's VEC_SEG and SLOT_SEG and returns its descriptor.
+pub(crate) fn write_run(
+    writer: &mut Writer,
+    txn: &mut Txn,
+    dim: u16,
+    first_slot: u64,
+    kind: RunKind,
+    vectors: &[&[f32]],
+    ids: &[u64],
+    metas: &[&[u8]],
+) -> Result<RunDesc> {
+    let count = u32::try_from(vectors.len())
+        .map_err(|_| RvfError::InvalidArgument("a batch may hold at most 2^32-1 vectors".into()))?;
+    let layout = VecSegLayout::new(first_slot, count, dim);
+    let norms: Vec<f32> = vectors.iter().map(|v| rvf_distance::dot(v, v)).collect();
+    let epoch = txn.epoch;
+    let (vec_id, slot_id) = (txn.seg_id(), txn.seg_id());
+    let vref =
+        writer.append_vec_segment(vec_id, epoch, &layout, vectors.iter().copied(), &norms)?;
+    let slot_payload = encode_slot_seg(first_slot, ids, metas);
+    let sref = writer.append_segment(SegmentType::Slot, slot_id, epoch, &slot_payload)?;
+    Ok(RunDesc {
+        first_slot,
+        count,
+        kind,
+        vec_seg: vref.offset,
+        vec_seg_len: vref.len,
+        slot_seg: sref.offset,
+        slot_seg_len: sref.len,
+    })
+}
+
+/// One vector to write into a run.
+struct Item<'a> {
+    id: u64,
+    vector: &'a [f32],
+    meta: Vec<u8>,
+}
+
+impl RvfStore {
+    /// Inserts or replaces vectors by id, in one commit. Vectors with the wrong dimension
+    /// or a non-finite value are skipped and counted in `rejected`; when an id appears
+    /// more than once, its last occurrence wins.
+    pub fn ingest_batch(
+        &mut self,
+        vectors: &[&[f32]],
+        ids: &[u64],
+        metadata: Option<&[Metadata]>,
+    ) -> Result<IngestResult> {
+        self.check_writable()?;
+        if vectors.len() != ids.len() {
+            return Err(RvfError::InvalidArgument(format!(
+                "{} vectors but {} ids",
+                vectors.len(),
+                ids.len()
+            )));
+        }
+        if let Some(m) = metadata {
+            if m.len() != ids.len() {
+                return Err(RvfError::InvalidArgument(format!(
+                    "{} metadata entries but {} ids",
+                    m.len(),
+                    ids.len()
+                )));
+            }
+            for entry in m {
+                validate_metadata(entry).map_err(RvfError::InvalidArgument)?;
+            }
+        }
+        let dim = usize::from(self.view.config.dim);
+        let mut rejected = 0u64;
+        let mut seen = HashSet::with_capacity(ids.len());
+        let mut items: Vec<Item<'_>> = Vec::with_capacity(ids.len());
+        for i in (0..ids.len()).rev() {
+            let v = vectors[i];
+            if v.len() != dim || !v.iter().all(|x| x.is_finite()) {
+                rejected += 1;
+                continue;
+            }
+            if !seen.insert(ids[i]) {
+                continue;
+            }
+            let mut meta = Vec::new();
+            if let Some(m) = metadata.and_then(|m| m.get(i)).filter(|m| !m.is_empty()) {
+                encode_metadata(m, &mut meta);
+            }
+            items.push(Item {
+                id: ids[i],
+                vector: v,
+                meta,
+            });
+        }
+        items.reverse();
+        let accepted = items.len() as u64;
+        if items.is_empty() {
+            return Ok(IngestResult {
+                accepted: 0,
+                rejected,
+                epoch: self.epoch(),
+            });
+        }
+        self.write_items(items)?;
+        Ok(IngestResult {
+            accepted,
+            rejected,
+            epoch: self.epoch(),
+        })
+    }
+
+    fn write_items(&mut self, items: Vec<Item<'_>>) -> Result<()> {
+        let vpc = u64::from(self.view.config.vectors_per_cluster);
+        let dim = self.view.config.dim;
+        // Decide which inherited clusters to copy whole: those where this batch replaces
+        // at least half of the alive vectors. Copying such a cluster costs no more than
+        // twice the replaced vectors' bytes and spares queries the masked originals.
+        let mut per_cluster: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        let mut current = Vec::with_capacity(items.len());
+        for (i, it) in items.iter().enumerate() {
+            let slot = self.view.alive_slot(it.id);
+            current.push(slot);
+            if let Some(s) = slot {
+                if self.view.run_of(s).is_some_and(|r| r.file != 0) {
+                    per_cluster.entry(s / vpc).or_default().push(i);
+                }
+            }
+        }
+        let mut copies: Vec<(u64, u64, Vec<usize>)> = Vec::new();
+        for (cluster, members) in per_cluster {
+            let start = cluster * vpc;
+            let Some(end) = self.copyable_cluster_end(start, vpc) else {
+                continue;
+            };
+            let alive = (start..end).filter(|&s| !self.view.dead.get(s)).count();
+            if members.len() * 2 >= alive {
+                copies.push((start, end, members));
+            }
+        }
+        let in_copy: HashSet<usize> = copies.iter().flat_map(|c| c.2.iter().copied()).collect();
+
+        let mut txn = self.begin();
+        let mut next_local = self.local.clone();
+        let mut delta = Delta::default();
+        let mut changes = Vec::with_capacity(items.len());
+        let mut dead = Vec::new();
+        let mut new_visible = Vec::new();
+        let mut visible_lost = 0u64;
+
+        // Appended run: every item not carried by a slab copy.
+        let first_slot = self.view.slot_count;
+        let appended: Vec<usize> = (0..items.len()).filter(|i| !in_copy.contains(i)).collect();
+        for (k, &i) in appended.iter().enumerate() {
+            let slot = first_slot + k as u64;
+            let id = items[i].id;
+            if let Some(old) = current[i] {
+                dead.push(old);
+                if self.view.visible.get(old) {
+                    visible_lost += 1;
+                }
+            }
+            changes.push(Change::Set(id, slot));
+            if self.shows_new(id) {
+                new_visible.push(slot);
+            }
+        }
+        let mut new_runs = Vec::new();
+        if !appended.is_empty() {
+            let vecs: Vec<&[f32]> = appended.iter().map(|&i| items[i].vector).collect();
+            let ids: Vec<u64> = appended.iter().map(|&i| items[i].id).collect();
+            let metas: Vec<&[u8]> = appended.iter().map(|&i| items[i].meta.as_slice()).collect();
+            let writer = writer_of(&mut self.writer, &self.path)?;
+            new_runs.push(write_run(
+                writer,
+                &mut txn,
+                dim,
+                first_slot,
+                RunKind::Append,
+                &vecs,
+                &ids,
+                &metas,
+            )?);
+        }
+        for (start, end, members) in &copies {
+            let replaced: HashMap<u64, usize> = members
+                .iter()
+                .filter_map(|&i| current[i].map(|s| (s, i)))
+                .collect();
+            let mut vecs: Vec<&[f32]> = Vec::new();
+            let mut ids = Vec::new();
+            let mut metas: Vec<&[u8]> = Vec::new();
+            let mut s = *start;
+            while s < *end {
+                let run = self
+                    .view
+                    .run_of(s)
+                    .ok_or_else(|| RvfError::corrupt(&self.path, 0, "cluster has a gap"))?;
+                let file = self.view.file(run)?;
+                run.check.ensure(file)?;
+                let run_vecs = run.vectors(file, dim)?;
+                let seg = run.slot_seg(file);
+                let stop = run.end_slot().min(*end);
+                for slot in s..stop {
+                    let i = (slot - run.first_slot) as usize;
+                    let d = usize::from(dim);
+                    if let Some(&item) = replaced.get(&slot) {
+                        vecs.push(items[item].vector);
+                        ids.push(items[item].id);
+                        metas.push(items[item].meta.as_slice());
+                    } else {
+                        vecs.push(run_vecs.get(i * d..(i + 1) * d).unwrap_or(&[]));
+                        ids.push(seg.id(run.seg_index(slot)));
+                        metas.push(seg.metadata_bytes(run.seg_index(slot)));
+                    }
+                }
+                s = stop;
+            }
+            for (&slot, &item) in &replaced {
+                changes.push(Change::Set(items[item].id, slot));
+            }
+            let writer = writer_of(&mut self.writer, &self.path)?;
+            new_runs.push(write_run(
+                writer,
+                &mut txn,
+                dim,
+                *start,
+                RunKind::SlabCopy,
+                &vecs,
+                &ids,
+                &metas,
+            )?);
+        }
+        dead.sort_unstable();
+        dead.dedup();
+        for &s in &dead {
+            next_local.own_dead.set(s);
+        }
+        next_local.runs.extend(new_runs.iter().copied());
+        delta.runs_added = new_runs.clone();
+        delta.dead_slots = dead.clone();
+        let slot_count = first_slot + appended.len() as u64;
+        let live = self.view.visible_count + new_visible.len() as u64 - visible_lost;
+        self.commit(txn, delta, next_local, slot_count, live)?;
+
+        // The commit is durable (or published, per durability): update the view.
+        for d in &new_runs {
+            let run = self.run_from_desc(d)?;
+            self.view.insert_run(run);
+        }
+        for &s in &dead {
+            self.view.dead.set(s);
+            self.view.visible.clear(s);
+        }
+        for &s in &new_visible {
+            self.view.visible.set(s);
+        }
+        self.view.ids.apply(changes);
+        self.view.slot_count = slot_count;
+        self.view.visible_count = live;
+        Ok(())
+    }
+
+    /// Whether a newly written slot for `id` is visible under the membership filter.
+    fn shows_new(&self, id: u64) -> bool {
+        match &self.local.membership {
+            Some(f) if !f.is_transparent() => !self.view.is_inherited(id) || f.allows(id),
+            _ => true,
+        }
+    }
+
+    /// End of the contiguous inherited slots of the cluster starting at `start`, or None
+    /// when the cluster is not a single inherited stretch (then it is never copied).
+    fn copyable_cluster_end(&self, start: u64, vpc: u64) -> Option<u64> {
+        let limit = (start + vpc).min(self.view.first_local_slot);
+        let mut s = start;
+        while s < limit {
+            let run = self.view.run_of(s)?;
+            if run.file == 0 {
+                return None;
+            }
+            s = run.end_slot().min(limit);
+        }
+        (s > start).then_some(s)
+    }
+
+    pub(crate) fn run_from_desc(&self, d: &RunDesc) -> Result<Run> {
+        let file = self
+            .view
+            .files
+            .first()
+            .ok_or_else(|| RvfError::InvalidArgument("store has no file".into()))?;
+        crate::load::make_run(file, d, &self.view.config, 0)
+    }
+
+    /// Deletes ids (absent ids are ignored). A later ingest of the same id brings it back.
+    pub fn delete(&mut self, ids: &[u64]) -> Result<DeleteResult> {
+        self.check_writable()?;
+        let mut slots: Vec<(u64, u64)> = ids
+            .iter()
+            .filter_map(|&id| self.view.alive_slot(id).map(|s| (s, id)))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        if slots.is_empty() {
+            return Ok(DeleteResult {
+                deleted: 0,
+                epoch: self.epoch(),
+            });
+        }
+        let txn = self.begin();
+        let mut next_local = self.local.clone();
+        let dead: Vec<u64> = slots.iter().map(|&(s, _)| s).collect();
+        for &s in &dead {
+            next_local.own_dead.set(s);
+        }
+        let lost = dead.iter().filter(|&&s| self.view.visible.get(s)).count() as u64;
+        let live = self.view.visible_count - lost;
+        let delta = Delta {
+            dead_slots: dead.clone(),
+            ..Delta::default()
+        };
+        let slot_count = self.view.slot_count;
+        self.commit(txn, delta, next_local, slot_count, live)?;
+        for &s in &dead {
+            self.view.dead.set(s);
+            self.view.visible.clear(s);
+        }
+        self.view
+            .ids
+            .apply(slots.iter().map(|&(_, id)| Change::Remove(id)));
+        self.view.visible_count = live;
+        Ok(DeleteResult {
+            deleted: dead.len() as u64,
+            epoch: self.epoch(),
+        })
+    }
+
+    /// Deletes every visible vector whose metadata matches `filter`.
+    pub fn delete_by_filter(&mut self, filter: &FilterExpr) -> Result<DeleteResult> {
+        self.check_writable()?;
+        let mut ids = Vec::new();
+        for run in self.view.runs.values() {
+            let file = self.view.file(run)?;
+            let seg = run.slot_seg(file);
+            for s in run.first_slot..run.end_slot() {
+                if !self.view.visible.get(s) {
+                    continue;
+                }
+                let i = run.seg_index(s);
+                let meta = seg
+                    .metadata(i)
+                    .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload, e))?;
+                if filter.matches(meta.as_ref()) {
+                    ids.push(seg.id(i));
+                }
+            }
+        }
+        self.delete(&ids)
+    }
+
+    /// Makes the current generation immutable, persistently: later writes fail with
+    /// `Frozen`. Branch from a frozen store to keep writing.
+    pub fn freeze(&mut self) -> Result<()> {
+        self.check_writable()?;
+        let txn = self.begin();
+        let mut next_local = self.local.clone();
+        next_local.manifest.frozen = true;
+        let (slots, live) = (self.view.slot_count, self.view.visible_count);
+        self.commit(txn, Delta::default(), next_local, slots, live)
+    }
+
+    /// Switches a branch's membership filter to `mode`, starting from an empty id set
+    /// (so `Include` hides every inherited vector until ids are added).
+    pub fn set_membership_mode(&mut self, mode: MembershipMode) -> Result<()> {
+        let delta = Delta {
+            membership_mode: Some(mode.code()),
+            ..Delta::default()
+        };
+        self.change_membership(delta)
+    }
+
+    /// Adds ids to the membership set (included or excluded, depending on the mode).
+    pub fn membership_add(&mut self, ids: &[u64]) -> Result<()> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        self.change_membership(Delta {
+            members_added: ids,
+            ..Delta::default()
+        })
+    }
+
+    /// Removes ids from the membership set.
+    pub fn membership_remove(&mut self, ids: &[u64]) -> Result<()> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        self.change_membership(Delta {
+            members_removed: ids,
+            ..Delta::default()
+        })
+    }
+
+    fn change_membership(&mut self, delta: Delta) -> Result<()> {
+        self.check_writable()?;
+        if self.local.membership.is_none() {
+            return Err(RvfError::NotAChild {
+                path: self.path.clone(),
+            });
+        }
+        let mut next_local = self.local.clone();
+        if let Some(f) = &mut next_local.membership {
+            f.apply(&delta);
+        }
+        let mut view = self.view.clone();
+        recompute_visible(&mut view, next_local.membership.as_ref());
+        let txn = self.begin();
+        let slots = self.view.slot_count;
+        self.commit(txn, delta, next_local, slots, view.visible_count)?;
+        self.view.visible = view.visible;
+        self.view.visible_count = view.visible_count;
+        self.refresh_member_count();
+        Ok(())
+    }
+
+    /// Recounts the inherited ids the membership filter lets through.
+    pub(crate) fn refresh_member_count(&mut self) {
+        let Some(f) = &self.local.membership else {
+            return;
+        };
+        let listed_inherited = f
+            .ids
+            .iter()
+            .filter(|&&id| self.view.is_inherited(id))
+            .count() as u64;
+        let count = match f.mode {
+            MembershipMode::Include => listed_inherited,
+            MembershipMode::Exclude => f.vector_count.saturating_sub(listed_inherited),
+        };
+        if let Some(f) = &mut self.local.membership {
+            f.member_count = count;
+        }
+    }
+}
