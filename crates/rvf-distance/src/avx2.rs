@@ -374,3 +374,54 @@ fn tile_driver<const L2: bool>(queries: &[f32], block: &[f32], shape: TileShape,
         qi += mr;
     }
 }
+
+/// TEMPORARY: shape experiments.
+#[doc(hidden)]
+pub fn experiment<const L2: bool, const MR: usize, const NR: usize>(
+    queries: &[f32],
+    nq: usize,
+    block: &[f32],
+    nv: usize,
+    dim: usize,
+    out: &mut [f32],
+    vouter: bool,
+) {
+    assert!(Avx2Fma::get().is_some());
+    unsafe { exp_inner::<L2, MR, NR>(queries, nq, block, nv, dim, out, vouter) }
+}
+#[target_feature(enable = "avx2,fma")]
+fn exp_inner<const L2: bool, const MR: usize, const NR: usize>(
+    queries: &[f32],
+    nq: usize,
+    block: &[f32],
+    nv: usize,
+    dim: usize,
+    out: &mut [f32],
+    vouter: bool,
+) {
+    if vouter {
+        for vi in (0..nv / NR * NR).step_by(NR) {
+            for qi in (0..nq / MR * MR).step_by(MR) {
+                micro::<L2, MR, NR>(
+                    &queries[qi * dim..],
+                    &block[vi * dim..],
+                    dim,
+                    &mut out[qi * nv + vi..],
+                    nv,
+                );
+            }
+        }
+    } else {
+        for qi in (0..nq / MR * MR).step_by(MR) {
+            for vi in (0..nv / NR * NR).step_by(NR) {
+                micro::<L2, MR, NR>(
+                    &queries[qi * dim..],
+                    &block[vi * dim..],
+                    dim,
+                    &mut out[qi * nv + vi..],
+                    nv,
+                );
+            }
+        }
+    }
+}

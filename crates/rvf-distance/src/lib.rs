@@ -37,7 +37,8 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+#[doc(hidden)]
+pub mod avx2;
 mod scalar;
 
 #[cfg(test)]

@@ -27,14 +27,6 @@ impl Bitset {
         }
     }
 
-    pub fn assign(&mut self, i: u64, value: bool) {
-        if value {
-            self.set(i)
-        } else {
-            self.clear(i)
-        }
-    }
-
     pub fn set_range(&mut self, start: u64, len: u64) {
         for i in start..start + len {
             self.set(i);
@@ -67,6 +59,7 @@ impl Bitset {
         })
     }
 
+    #[cfg(test)]
     pub fn count_ones(&self) -> u64 {
         self.words.iter().map(|w| u64::from(w.count_ones())).sum()
     }
@@ -93,7 +86,7 @@ mod tests {
         b.clear(64);
         b.clear(99_999);
         assert_eq!(b.count_ones(), 3);
-        b.assign(3, false);
+        b.clear(3);
         assert!(!b.get(3));
         let c = Bitset::complement_prefix(&b, 70);
         assert!(c.get(0) && !c.get(65) && c.get(69) && !c.get(70) && !c.get(130));

@@ -132,7 +132,7 @@ impl RvfStore {
     /// Maps the file up to `end` so the view can read what was just written.
     pub(crate) fn remap(&mut self, end: u64) -> Result<()> {
         let writer = self.writer_mut()?;
-        let mapped = crate::mmap::MappedFile::map(&writer.path, &writer.file, end)?;
+        let mapped = crate::mmap::MappedFile::map(&writer.path, end)?;
         if let Some(f) = self.view.files.first_mut() {
             *f = std::sync::Arc::new(mapped);
         }

@@ -1,1 +1,264 @@
-//! Compaction and materialization (filled in below).
+//! Compaction and materialization: rewrite the live state into a new file beside the
+//! old one, sync it, and rename it over the old one.
+
+use std::fs::OpenOptions as FsOpenOptions;
+use std::path::PathBuf;
+
+use rvf_format::layout::{features, DATA_START, FORMAT_VERSION};
+use rvf_format::{
+    encode_dead_set, encode_membership, encode_run_table, manifest_hash, Manifest, RootSlot,
+    RunDesc, RunKind, SegRef, SegmentType,
+};
+
+use crate::commit::Txn;
+use crate::error::{Result, RvfError};
+use crate::options::{Durability, OpenOptions};
+use crate::store::{lock_exclusive, lock_writer, RvfStore};
+use crate::view::Run;
+use crate::write::write_run;
+use crate::writer::{sync_dir, Writer};
+
+/// Vectors per run written by a rewrite: bounds the memory of one run's id and
+/// metadata arrays.
+const REWRITE_RUN: usize = 1 << 16;
+
+/// Which slots a rewrite keeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Alive local slots; a branch keeps its parent.
+    Compact,
+    /// Every visible slot, inherited or not; the result has no parent.
+    Materialize,
+}
+
+impl RvfStore {
+    /// Rewrites the file with only what the current generation needs, atomically (new
+    /// file, sync, rename). Identity, lineage, membership and every visible vector are
+    /// kept; history (earlier generations) is dropped, so branches that pinned an
+    /// earlier generation of this store will refuse to open with a clear error.
+    pub fn compact(&mut self) -> Result<()> {
+        self.rewrite(Keep::Compact)
+    }
+
+    /// Turns a branch into a standalone store that no longer needs its ancestors: every
+    /// visible vector is copied into this file. Identity is kept; lineage is cleared.
+    pub fn materialize(&mut self) -> Result<()> {
+        self.rewrite(Keep::Materialize)
+    }
+
+    fn rewrite(&mut self, keep: Keep) -> Result<()> {
+        self.check_writable()?;
+        let durability = match &self.writer {
+            Some(w) => lock_writer(w).durability,
+            None => Durability::EveryCommit,
+        };
+        self.flush()?;
+        let tmp = tmp_path(&self.path);
+        let _ = std::fs::remove_file(&tmp);
+        let result = self.write_rewrite(&tmp, keep);
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, &self.path)
+            .map_err(|e| RvfError::io(&self.path, "replacing the file", e))?;
+        sync_dir(&self.path)?;
+        // Release the old file before reopening the new one under the same lock.
+        self.writer = None;
+        let reopened = RvfStore::open_with(
+            &self.path,
+            OpenOptions {
+                read_only: false,
+                durability,
+                parent_search_paths: self.search.search_paths.clone(),
+            },
+        )?;
+        *self = reopened;
+        Ok(())
+    }
+
+    fn write_rewrite(&self, tmp: &std::path::Path, keep: Keep) -> Result<()> {
+        let file = FsOpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(tmp)
+            .map_err(|e| RvfError::io(tmp, "creating the compacted file", e))?;
+        lock_exclusive(tmp, &file)?;
+        let mut writer = Writer::new(file, tmp, DATA_START, Durability::EveryCommit);
+        let old = &self.local.manifest;
+        let mut txn = Txn {
+            epoch: old.epoch + 1,
+            next_segment_id: 1,
+        };
+        let view = &self.view;
+        let detach = keep == Keep::Materialize || old.parent.is_none();
+        let first_local = if detach { 0 } else { view.first_local_slot };
+        let mut runs: Vec<RunDesc> = Vec::new();
+
+        // Slab copies shadow their parent's slots, so a branch keeps them slot for slot.
+        if !detach {
+            for run in view
+                .runs
+                .values()
+                .filter(|r| r.file == 0 && r.kind == RunKind::SlabCopy)
+            {
+                let slots: Vec<u64> = (run.first_slot..run.end_slot()).collect();
+                runs.push(self.copy_slots(
+                    &mut writer,
+                    &mut txn,
+                    run.first_slot,
+                    RunKind::SlabCopy,
+                    &slots,
+                )?);
+            }
+        }
+        let wanted = |run: &Run, s: u64| match keep {
+            Keep::Materialize => view.visible.get(s),
+            Keep::Compact => {
+                !view.dead.get(s) && (run.file == 0 && run.kind == RunKind::Append || detach)
+            }
+        };
+        let mut kept: Vec<u64> = Vec::new();
+        for run in view.runs.values() {
+            kept.extend((run.first_slot..run.end_slot()).filter(|&s| wanted(run, s)));
+        }
+        let mut next_slot = first_local;
+        for chunk in kept.chunks(REWRITE_RUN) {
+            runs.push(self.copy_slots(&mut writer, &mut txn, next_slot, RunKind::Append, chunk)?);
+            next_slot += chunk.len() as u64;
+        }
+
+        let mut m: Manifest = old.clone();
+        m.epoch = txn.epoch;
+        m.prev_manifest = SegRef::NONE;
+        m.slot_count = next_slot.max(first_local);
+        m.first_local_slot = first_local;
+        m.live_count = match keep {
+            Keep::Materialize => kept.len() as u64,
+            Keep::Compact => view.visible_count,
+        };
+        m.dead_bytes = 0;
+        m.index_root = SegRef::NONE;
+        let cow = writer.append_segment(
+            SegmentType::CowMap,
+            txn.seg_id(),
+            txn.epoch,
+            &encode_run_table(&runs),
+        )?;
+        let own_dead: Vec<u64> = if detach {
+            Vec::new()
+        } else {
+            self.local
+                .own_dead
+                .ones()
+                .filter(|&s| s < first_local)
+                .collect()
+        };
+        let dead_ref = if own_dead.is_empty() {
+            SegRef::NONE
+        } else {
+            writer.append_segment(
+                SegmentType::DeadSet,
+                txn.seg_id(),
+                txn.epoch,
+                &encode_dead_set(&own_dead),
+            )?
+        };
+        let member_ref = match (&self.local.membership, detach) {
+            (Some(f), false) => {
+                let ids: Vec<u64> = f.ids().collect();
+                let payload = encode_membership(f.mode().code(), &ids);
+                writer.append_segment(SegmentType::Membership, txn.seg_id(), txn.epoch, &payload)?
+            }
+            _ => SegRef::NONE,
+        };
+        m.checkpoint_cow_map = cow;
+        m.checkpoint_dead_set = dead_ref;
+        m.checkpoint_membership = member_ref;
+        m.checkpoint_bytes = cow.len + dead_ref.len + member_ref.len;
+        m.journal_head = SegRef::NONE;
+        m.journal_count = 0;
+        m.journal_bytes = 0;
+        if detach {
+            m.parent = None;
+            m.lineage_depth = 0;
+        }
+        let manifest_id = txn.seg_id();
+        m.next_segment_id = txn.next_segment_id;
+        let payload = m.encode();
+        let seg = rvf_format::encode_segment(SegmentType::Manifest, manifest_id, m.epoch, &payload);
+        let mref = writer.append_segment(SegmentType::Manifest, manifest_id, m.epoch, &payload)?;
+        let root = RootSlot {
+            format_version: FORMAT_VERSION,
+            slot_index: RootSlot::slot_for_epoch(m.epoch),
+            read_features: if m.parent.is_some() {
+                features::READ_COW_CHILD
+            } else {
+                0
+            },
+            write_features: 0,
+            file_id: m.file_id,
+            epoch: m.epoch,
+            manifest_offset: mref.offset,
+            manifest_len: mref.len,
+            committed_end: writer.end,
+            manifest_hash: manifest_hash(&seg),
+        };
+        writer.publish(root)
+    }
+
+    /// Writes the vectors, ids and metadata of `slots` (of the current view) as one run
+    /// starting at `first_slot`.
+    fn copy_slots(
+        &self,
+        writer: &mut Writer,
+        txn: &mut Txn,
+        first_slot: u64,
+        kind: RunKind,
+        slots: &[u64],
+    ) -> Result<RunDesc> {
+        let view = &self.view;
+        let dim = usize::from(view.config.dim);
+        let mut vecs: Vec<&[f32]> = Vec::with_capacity(slots.len());
+        let mut ids = Vec::with_capacity(slots.len());
+        let mut metas: Vec<&[u8]> = Vec::with_capacity(slots.len());
+        for &s in slots {
+            let run = view
+                .run_of(s)
+                .ok_or_else(|| RvfError::corrupt(&self.path, 0, format!("slot {s} has no run")))?;
+            let file = view.file(run)?;
+            run.check.ensure(file)?;
+            let i = (s - run.first_slot) as usize;
+            let v = run
+                .vectors(file, view.config.dim)?
+                .get(i * dim..(i + 1) * dim)
+                .ok_or_else(|| {
+                    RvfError::corrupt(&file.path, run.vec_payload, "vector out of range")
+                })?;
+            let seg = run.slot_seg(file);
+            vecs.push(v);
+            ids.push(seg.id(run.seg_index(s)));
+            metas.push(seg.metadata_bytes(run.seg_index(s)));
+        }
+        write_run(
+            writer,
+            txn,
+            view.config.dim,
+            first_slot,
+            kind,
+            &vecs,
+            &ids,
+            &metas,
+        )
+    }
+}
+
+fn tmp_path(path: &std::path::Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".compact-tmp");
+    path.with_file_name(name)
+}

@@ -46,11 +46,6 @@ impl IdMap {
         }
     }
 
-    /// Builds a child's map over an explicit base.
-    pub fn with_base(base: IdMap) -> IdMap {
-        base.branch()
-    }
-
     pub fn get(&self, id: u64) -> Option<u64> {
         lookup(&self.layers, id)
     }

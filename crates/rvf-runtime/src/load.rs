@@ -470,7 +470,7 @@ fn open_parent(
                 ),
             ));
         }
-        let mapped = Arc::new(MappedFile::map(&cand, &f, root.committed_end)?);
+        let mapped = Arc::new(MappedFile::map(&cand, root.committed_end)?);
         let loaded = match load_generation(
             mapped,
             pref.manifest,

@@ -15,8 +15,17 @@ pub(crate) struct MappedFile {
 }
 
 impl MappedFile {
-    /// Maps the first `len` bytes of `file`.
-    pub fn map(path: &Path, file: &File, len: u64) -> Result<MappedFile> {
+    /// Maps the first `len` bytes of the file at `path`, through a descriptor of its own:
+    /// a mapping keeps its descriptor alive, and the writer lock (flock) lives as long
+    /// as the descriptor that took it, so mapping the locked descriptor would let any
+    /// branch holding this map keep the store locked after `close`.
+    pub fn map(path: &Path, len: u64) -> Result<MappedFile> {
+        let file =
+            File::open(path).map_err(|e| RvfError::io(path, "opening the file to map it", e))?;
+        Self::map_file(path, &file, len)
+    }
+
+    fn map_file(path: &Path, file: &File, len: u64) -> Result<MappedFile> {
         if len == 0 {
             return Ok(MappedFile {
                 path: path.to_path_buf(),

@@ -214,7 +214,7 @@ impl RvfStore {
         std::os::unix::fs::FileExt::write_all_at(&file, &image, 0).map_err(io)?;
         file.sync_all().map_err(io)?;
         sync_dir(path)?;
-        let mapped = Arc::new(MappedFile::map(path, &file, root.committed_end)?);
+        let mapped = Arc::new(MappedFile::map(path, root.committed_end)?);
         let loaded = match parent {
             // Building the child's view from the parent's memory keeps branching O(1) in
             // the parent's size.
@@ -282,7 +282,7 @@ impl RvfStore {
                     .map_err(|e| RvfError::io(path, "truncating an uncommitted tail", e))?;
             }
         }
-        let mapped = Arc::new(MappedFile::map(path, &file, root.committed_end)?);
+        let mapped = Arc::new(MappedFile::map(path, root.committed_end)?);
         let search = ParentSearch {
             search_paths: options.parent_search_paths.clone(),
         };

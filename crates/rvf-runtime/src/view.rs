@@ -175,10 +175,6 @@ impl View {
             .filter(|r| slot < r.end_slot())
     }
 
-    pub fn is_alive(&self, slot: u64) -> bool {
-        !self.dead.get(slot) && self.run_of(slot).is_some()
-    }
-
     /// The live slot of `id`, if any (visible or hidden by membership).
     pub fn alive_slot(&self, id: u64) -> Option<u64> {
         self.ids.get(id).filter(|&s| !self.dead.get(s))

@@ -1,0 +1,168 @@
+//! A brute-force in-memory model of a store, shared by the property tests.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rvf_runtime::options::DistanceMetric;
+use rvf_runtime::{FilterExpr, MembershipMode, MetaValue, Metadata, RvfStore, SearchResult};
+
+/// Small integer-valued vectors make exact distance ties common, which exercises the
+/// id tie-break.
+pub fn vector(seed: u64, dim: usize) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    (0..dim)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 33) % 7) as f32 - 3.0
+        })
+        .collect()
+}
+
+pub fn meta(g: Option<i64>) -> Metadata {
+    let mut m = Metadata::new();
+    if let Some(g) = g {
+        m.insert("g".into(), MetaValue::Int(g));
+    }
+    m
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub rows: BTreeMap<u64, (Vec<f32>, Option<Metadata>)>,
+    /// Ids visible in the parent at branch time (branches only).
+    pub inherited: Option<BTreeSet<u64>>,
+    pub mode: Option<MembershipMode>,
+    pub members: BTreeSet<u64>,
+}
+
+impl Model {
+    pub fn branch(&self) -> Model {
+        let visible: BTreeMap<_, _> = self
+            .rows
+            .iter()
+            .filter(|(id, _)| self.visible(**id))
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        Model {
+            inherited: Some(visible.keys().copied().collect()),
+            rows: visible,
+            mode: Some(MembershipMode::Exclude),
+            members: BTreeSet::new(),
+        }
+    }
+
+    pub fn visible(&self, id: u64) -> bool {
+        if !self.rows.contains_key(&id) {
+            return false;
+        }
+        match (&self.inherited, self.mode) {
+            (Some(inh), Some(mode)) if inh.contains(&id) => match mode {
+                MembershipMode::Include => self.members.contains(&id),
+                MembershipMode::Exclude => !self.members.contains(&id),
+            },
+            _ => true,
+        }
+    }
+
+    pub fn ingest(&mut self, items: &[(u64, Vec<f32>, Option<Metadata>)]) {
+        for (id, v, m) in items {
+            self.rows
+                .insert(*id, (v.clone(), m.clone().filter(|m| !m.is_empty())));
+        }
+    }
+
+    pub fn delete(&mut self, ids: &[u64]) {
+        for id in ids {
+            self.rows.remove(id);
+        }
+    }
+
+    pub fn set_mode(&mut self, mode: MembershipMode) {
+        self.mode = Some(mode);
+        self.members.clear();
+    }
+
+    pub fn query(
+        &self,
+        metric: DistanceMetric,
+        q: &[f32],
+        k: usize,
+        filter: Option<&FilterExpr>,
+    ) -> Vec<(u64, f32)> {
+        let mut all: Vec<(u64, f32)> = self
+            .rows
+            .iter()
+            .filter(|(id, _)| self.visible(**id))
+            .filter(|(_, (_, m))| filter.is_none_or(|f| f.matches(m.as_ref())))
+            .map(|(id, (v, _))| (*id, rvf_runtime::distance(metric, q, v)))
+            .collect();
+        all.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
+    }
+
+    pub fn visible_count(&self) -> u64 {
+        self.rows.keys().filter(|id| self.visible(**id)).count() as u64
+    }
+}
+
+pub fn pairs(r: &[SearchResult]) -> Vec<(u64, f32)> {
+    r.iter().map(|r| (r.id, r.distance)).collect()
+}
+
+/// Asserts that `store` answers exactly like `model`: every get, and queries with and
+/// without filters, single and batched.
+pub fn check(
+    store: &RvfStore,
+    model: &Model,
+    metric: DistanceMetric,
+    dim: usize,
+    id_range: u64,
+    label: &str,
+) {
+    assert_eq!(
+        store.status().total_vectors,
+        model.visible_count(),
+        "{label}: count"
+    );
+    for id in 0..id_range {
+        let got = store.get(id).unwrap();
+        if model.visible(id) {
+            let (v, m) = &model.rows[&id];
+            let rec = got.unwrap_or_else(|| panic!("{label}: id {id} missing"));
+            assert_eq!(&rec.vector, v, "{label}: vector of {id}");
+            assert_eq!(&rec.metadata, m, "{label}: metadata of {id}");
+        } else {
+            assert!(got.is_none(), "{label}: id {id} should be absent");
+        }
+    }
+    let queries: Vec<Vec<f32>> = (0..3).map(|i| vector(10_000 + i, dim)).collect();
+    let filters = [
+        None,
+        Some(FilterExpr::eq("g", MetaValue::Int(1))),
+        Some(FilterExpr::Not(Box::new(FilterExpr::eq(
+            "g",
+            MetaValue::Int(0),
+        )))),
+    ];
+    for f in &filters {
+        let opts = rvf_runtime::QueryOptions {
+            filter: f.clone(),
+            threads: 2,
+        };
+        let refs: Vec<&[f32]> = queries.iter().map(|q| q.as_slice()).collect();
+        let batch = store.query_batch(&refs, 7, &opts).unwrap();
+        for (q, b) in queries.iter().zip(batch) {
+            let expected = model.query(metric, q, 7, f.as_ref());
+            let single = pairs(&store.query(q, 7, &opts).unwrap());
+            assert_eq!(single, expected, "{label}: query with filter {f:?}");
+            assert_eq!(
+                pairs(&b),
+                expected,
+                "{label}: batch query with filter {f:?}"
+            );
+        }
+    }
+}

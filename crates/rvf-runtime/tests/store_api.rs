@@ -1,0 +1,291 @@
+//! The public API of a root store: create, ingest, query, get, delete, reopen, errors.
+
+use rvf_runtime::options::DistanceMetric;
+use rvf_runtime::{
+    Durability, FilterExpr, MetaValue, Metadata, OpenOptions, QueryOptions, RvfError, RvfOptions,
+    RvfStore,
+};
+use tempfile::TempDir;
+
+fn vec_for(id: u64, dim: usize) -> Vec<f32> {
+    let mut x = id.wrapping_mul(0x9E3779B97F4A7C15).wrapping_add(7);
+    (0..dim)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect()
+}
+
+fn opts(dim: u16, metric: DistanceMetric) -> RvfOptions {
+    RvfOptions {
+        dimension: dim,
+        metric,
+        ..Default::default()
+    }
+}
+
+fn ingest_range(store: &mut RvfStore, ids: std::ops::Range<u64>, dim: usize) {
+    let vecs: Vec<Vec<f32>> = ids.clone().map(|i| vec_for(i, dim)).collect();
+    let refs: Vec<&[f32]> = vecs.iter().map(|v| v.as_slice()).collect();
+    let ids: Vec<u64> = ids.collect();
+    let r = store.ingest_batch(&refs, &ids, None).unwrap();
+    assert_eq!(r.accepted, ids.len() as u64);
+}
+
+fn brute_force(store: &RvfStore, q: &[f32], k: usize, metric: DistanceMetric) -> Vec<(u64, f32)> {
+    let mut all: Vec<(u64, f32)> = store
+        .ids()
+        .into_iter()
+        .map(|id| {
+            let v = store.get(id).unwrap().unwrap().vector;
+            (id, rvf_runtime::distance(metric, q, &v))
+        })
+        .collect();
+    all.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    all.truncate(k);
+    all
+}
+
+#[test]
+fn create_ingest_query_reopen_all_metrics() {
+    for metric in [
+        DistanceMetric::L2,
+        DistanceMetric::InnerProduct,
+        DistanceMetric::Cosine,
+    ] {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("s.rvf");
+        let mut s = RvfStore::create(&path, opts(24, metric)).unwrap();
+        ingest_range(&mut s, 0..300, 24);
+        ingest_range(&mut s, 300..450, 24);
+        let q = vec_for(9999, 24);
+        let expected = brute_force(&s, &q, 10, metric);
+        let got: Vec<(u64, f32)> = s
+            .query(&q, 10, &QueryOptions::default())
+            .unwrap()
+            .iter()
+            .map(|r| (r.id, r.distance))
+            .collect();
+        assert_eq!(got, expected, "{metric:?}");
+        s.close().unwrap();
+        let s = RvfStore::open(&path).unwrap();
+        assert_eq!(s.metric(), metric);
+        assert_eq!(s.status().total_vectors, 450);
+        let again: Vec<(u64, f32)> = s
+            .query(&q, 10, &QueryOptions::default())
+            .unwrap()
+            .iter()
+            .map(|r| (r.id, r.distance))
+            .collect();
+        assert_eq!(again, expected);
+        let batch = s
+            .query_batch(
+                &[&q, &vec_for(1, 24)],
+                10,
+                &QueryOptions {
+                    threads: 2,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(batch[0], s.query(&q, 10, &QueryOptions::default()).unwrap());
+        assert_eq!(
+            batch[1],
+            s.query(&vec_for(1, 24), 10, &QueryOptions::default())
+                .unwrap()
+        );
+    }
+}
+
+#[test]
+fn upsert_delete_reingest_and_identity_survive_reopen() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("s.rvf");
+    let mut s = RvfStore::create(&path, opts(8, DistanceMetric::L2)).unwrap();
+    let file_id = *s.file_id();
+    ingest_range(&mut s, 0..100, 8);
+    let new_v = vec![9.0f32; 8];
+    s.ingest_batch(&[&new_v], &[5], None).unwrap();
+    assert_eq!(s.delete(&[7, 8, 1000]).unwrap().deleted, 2);
+    assert!(s.get(7).unwrap().is_none());
+    s.ingest_batch(&[&vec_for(7, 8)], &[7], None).unwrap();
+    s.close().unwrap();
+    let s = RvfStore::open(&path).unwrap();
+    assert_eq!(s.file_id(), &file_id);
+    assert_eq!(s.parent_id(), &[0u8; 16]);
+    assert!(!s.is_cow_child());
+    assert_eq!(s.status().total_vectors, 99);
+    assert_eq!(s.get(5).unwrap().unwrap().vector, new_v);
+    assert_eq!(s.get(7).unwrap().unwrap().vector, vec_for(7, 8));
+    assert!(s.get(8).unwrap().is_none());
+    let top = s.query(&new_v, 1, &QueryOptions::default()).unwrap();
+    assert_eq!(top[0].id, 5);
+    assert_eq!(top[0].distance, 0.0);
+}
+
+#[test]
+fn metadata_filters_and_delete_by_filter() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("m.rvf");
+    let mut s = RvfStore::create(&path, opts(4, DistanceMetric::L2)).unwrap();
+    let vecs: Vec<Vec<f32>> = (0..40).map(|i| vec_for(i, 4)).collect();
+    let refs: Vec<&[f32]> = vecs.iter().map(|v| v.as_slice()).collect();
+    let ids: Vec<u64> = (0..40).collect();
+    let metas: Vec<Metadata> = (0..40)
+        .map(|i| {
+            let mut m = Metadata::new();
+            m.insert("even".into(), MetaValue::Bool(i % 2 == 0));
+            m.insert("n".into(), MetaValue::Int(i as i64));
+            m.insert("tag".into(), MetaValue::Str(format!("t{}", i % 3)));
+            m
+        })
+        .collect();
+    s.ingest_batch(&refs, &ids, Some(&metas)).unwrap();
+    let filter = FilterExpr::And(vec![
+        FilterExpr::eq("even", MetaValue::Bool(true)),
+        FilterExpr::lt("n", MetaValue::Int(10)),
+    ]);
+    let r = s
+        .query(
+            &vec_for(3, 4),
+            40,
+            &QueryOptions {
+                filter: Some(filter),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let mut got: Vec<u64> = r.iter().map(|r| r.id).collect();
+    got.sort();
+    assert_eq!(got, vec![0, 2, 4, 6, 8]);
+    let removed = s
+        .delete_by_filter(&FilterExpr::eq("tag", MetaValue::Str("t0".into())))
+        .unwrap();
+    assert_eq!(removed.deleted, 14);
+    s.close().unwrap();
+    let s = RvfStore::open(&path).unwrap();
+    assert_eq!(s.status().total_vectors, 26);
+    assert_eq!(
+        s.get(1).unwrap().unwrap().metadata.unwrap()["n"],
+        MetaValue::Int(1)
+    );
+}
+
+#[test]
+fn bad_input_is_rejected_clearly() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("e.rvf");
+    assert!(matches!(
+        RvfStore::create(&path, opts(0, DistanceMetric::L2)),
+        Err(RvfError::InvalidArgument(_))
+    ));
+    let mut s = RvfStore::create(&path, opts(4, DistanceMetric::L2)).unwrap();
+    let e = RvfStore::create(&path, opts(4, DistanceMetric::L2)).unwrap_err();
+    assert_eq!(e.code(), "RVF_E_EXISTS");
+    let good = [1.0f32, 2.0, 3.0, 4.0];
+    let short = [1.0f32, 2.0];
+    let nan = [f32::NAN, 0.0, 0.0, 0.0];
+    let r = s
+        .ingest_batch(&[&good, &short, &nan], &[1, 2, 3], None)
+        .unwrap();
+    assert_eq!((r.accepted, r.rejected), (1, 2));
+    assert!(matches!(
+        s.ingest_batch(&[&good], &[1, 2], None),
+        Err(RvfError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.query(&short, 3, &QueryOptions::default()),
+        Err(RvfError::DimensionMismatch {
+            expected: 4,
+            got: 2
+        })
+    ));
+    let locked = RvfStore::open(&path).unwrap_err();
+    assert_eq!(locked.code(), "RVF_E_LOCKED");
+    assert!(locked.to_string().contains("e.rvf"));
+    let ro = RvfStore::open_readonly(&path).unwrap();
+    assert_eq!(ro.status().total_vectors, 1);
+    drop(ro);
+    let missing = RvfStore::open(&dir.path().join("nope.rvf")).unwrap_err();
+    assert_eq!(missing.code(), "RVF_E_NOT_FOUND");
+    std::fs::write(dir.path().join("junk.rvf"), b"not a store at all").unwrap();
+    let junk = RvfStore::open(&dir.path().join("junk.rvf")).unwrap_err();
+    assert_eq!(junk.code(), "RVF_E_NOT_A_STORE");
+}
+
+#[test]
+fn readonly_sees_last_commit_while_writer_writes() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("r.rvf");
+    let mut w = RvfStore::create(&path, opts(8, DistanceMetric::L2)).unwrap();
+    ingest_range(&mut w, 0..10, 8);
+    let r1 = RvfStore::open_readonly(&path).unwrap();
+    ingest_range(&mut w, 10..20, 8);
+    let r2 = RvfStore::open_readonly(&path).unwrap();
+    assert_eq!(r1.status().total_vectors, 10);
+    assert_eq!(r2.status().total_vectors, 20);
+    let mut r2 = r2;
+    assert_eq!(r2.delete(&[1]).unwrap_err().code(), "RVF_E_READ_ONLY");
+}
+
+#[test]
+fn durability_on_close_publishes_at_close() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("b.rvf");
+    let mut s = RvfStore::create(
+        &path,
+        RvfOptions {
+            dimension: 8,
+            durability: Durability::OnClose,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    ingest_range(&mut s, 0..50, 8);
+    ingest_range(&mut s, 50..60, 8);
+    assert_eq!(
+        RvfStore::open_readonly(&path)
+            .unwrap()
+            .status()
+            .total_vectors,
+        0
+    );
+    s.close().unwrap();
+    let s = RvfStore::open_with(&path, OpenOptions::default()).unwrap();
+    assert_eq!(s.status().total_vectors, 60);
+}
+
+#[test]
+fn many_commits_checkpoint_and_reopen() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("c.rvf");
+    let mut s = RvfStore::create(&path, opts(4, DistanceMetric::L2)).unwrap();
+    s.close().unwrap();
+    let mut s = RvfStore::open_with(
+        &path,
+        OpenOptions {
+            durability: Durability::OnClose,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    ingest_range(&mut s, 0..3000, 4);
+    for i in 0..1500u64 {
+        s.delete(&[i * 2]).unwrap();
+    }
+    s.close().unwrap();
+    let s = RvfStore::open(&path).unwrap();
+    assert_eq!(s.status().total_vectors, 1500);
+    assert!(s.get(2).unwrap().is_none());
+    assert!(s.get(3).unwrap().is_some());
+    assert!(s.status().epoch > 1500);
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RvfStore>();
+}
