@@ -425,3 +425,52 @@ fn exp_inner<const L2: bool, const MR: usize, const NR: usize>(
         }
     }
 }
+
+#[doc(hidden)]
+pub fn experiment_block<const NR: usize, const PF: usize>(query: &[f32], block: &[f32], out: &mut [f32]) {
+    assert!(Avx2Fma::get().is_some());
+    unsafe { exp_block::<NR, PF>(query, block, out) }
+}
+#[target_feature(enable = "avx2,fma")]
+fn exp_block<const NR: usize, const PF: usize>(query: &[f32], block: &[f32], out: &mut [f32]) {
+    let dim = query.len();
+    let n = out.len() / NR * NR;
+    let group = NR * dim;
+    for g in (0..n).step_by(NR) {
+        let v = &block[g * dim..];
+        let vp = v.as_ptr();
+        let qp = query.as_ptr();
+        let mut acc = [_mm256_setzero_ps(); NR];
+        let mut off = 0;
+        let do_pf = PF > 0 && v.len() >= (PF + 1) * group;
+        let mut pf = (vp as *const i8).wrapping_add(PF * group * 4);
+        if do_pf {
+        while off < dim {
+            for k in 0..NR / 2 {
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(pf.add(64 * k)) };
+            }
+            pf = pf.wrapping_add(32 * NR);
+            let qq = unsafe { _mm256_loadu_ps(qp.add(off)) };
+            for (k, a) in acc.iter_mut().enumerate() {
+                let x = unsafe { _mm256_loadu_ps(vp.add(k * dim + off)) };
+                let d = _mm256_sub_ps(qq, x);
+                *a = _mm256_fmadd_ps(d, d, *a);
+            }
+            off += 8;
+        }
+        } else {
+        while off < dim {
+            let qq = unsafe { _mm256_loadu_ps(qp.add(off)) };
+            for (k, a) in acc.iter_mut().enumerate() {
+                let x = unsafe { _mm256_loadu_ps(vp.add(k * dim + off)) };
+                let d = _mm256_sub_ps(qq, x);
+                *a = _mm256_fmadd_ps(d, d, *a);
+            }
+            off += 8;
+        }
+        }
+        let mut sums = [0.0f32; NR];
+        reduce_into(&acc, &mut sums);
+        out[g..g + NR].copy_from_slice(&sums);
+    }
+}

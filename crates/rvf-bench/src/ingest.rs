@@ -1,0 +1,116 @@
+//! Benchmark 3: bulk ingest with `Durability::OnClose`, from `create` to `close`, next to
+//! faiss `IndexFlatL2.add` and to writing the same bytes to a file with one fsync.
+
+use std::fs::File;
+use std::io::Write;
+
+use crate::peer::{num, Peer};
+use crate::report::Row;
+use crate::stores::{self, Scratch};
+use crate::timing::{fmt_bytes, fmt_rate, fmt_secs, timed, Summary};
+use crate::{progress, BenchResult, Datasets, Env};
+
+pub fn run(env: &Env, data: &mut Datasets, rows: &mut Vec<Row>) -> BenchResult<()> {
+    let scale = &env.scale;
+    let ds = data.largest(env)?;
+    let n = ds.base.len();
+    let scratch = Scratch::new(&env.data_dir, "ingest")?;
+
+    let mut ours = Vec::new();
+    let mut file_size = 0;
+    for rep in 0..scale.ingest_reps {
+        let path = scratch.path(&format!("ingest-{rep}.rvf"));
+        let (res, t) = timed(|| stores::build(&path, ds, n, scale.ingest_batch));
+        res?;
+        file_size = std::fs::metadata(&path)?.len();
+        progress(format!(
+            "ingest rep {}/{}: {} ({})",
+            rep + 1,
+            scale.ingest_reps,
+            fmt_secs(t.as_secs_f64()),
+            fmt_rate(n as f64 / t.as_secs_f64(), "vec")
+        ));
+        ours.push(t);
+        // The first complete store becomes the kept store of this dataset for later runs.
+        let keep = stores::cached_path(&env.data_dir, ds, n);
+        if !stores::is_complete(&keep, ds, n) {
+            std::fs::create_dir_all(keep.parent().unwrap_or(&env.data_dir))?;
+            std::fs::rename(&path, &keep)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    let ours = Summary::of(&ours).median;
+
+    // Reference: the same vector bytes written to a new file and fsynced, like `cp`.
+    let bytes = ds.base.bytes();
+    let mut copy = Vec::new();
+    for _ in 0..scale.ingest_reps {
+        let path = scratch.path("raw.bin");
+        let (res, t) = timed(|| -> std::io::Result<()> {
+            let mut f = File::create(&path)?;
+            f.write_all(&bytes)?;
+            f.sync_all()
+        });
+        res?;
+        copy.push(t);
+        std::fs::remove_file(&path)?;
+    }
+    drop(bytes);
+    let copy = Summary::of(&copy).median;
+    progress(format!("write+fsync of the raw bytes: {}", fmt_secs(copy)));
+
+    progress("ingest: faiss IndexFlatL2.add");
+    let out = env.peer.run(&[
+        "ingest".into(),
+        "--base".into(),
+        ds.base_path.to_string_lossy().into_owned(),
+        "--dim".into(),
+        ds.base.dim.to_string(),
+        "--batch".into(),
+        scale.ingest_batch.to_string(),
+        "--reps".into(),
+        scale.ingest_reps.to_string(),
+    ]);
+    let faiss = Peer::find(&out, "ingest");
+    let faiss_secs = num(faiss, "seconds");
+
+    let nf = n as f64;
+    let what = format!(
+        "ingest {}×{} in batches of {}, OnClose, create→close",
+        crate::data::count_label(n),
+        ds.base.dim,
+        crate::data::count_label(scale.ingest_batch)
+    );
+    let ours_txt = format!("{} ({})", fmt_rate(nf / ours, "vec"), fmt_secs(ours));
+    rows.push(
+        Row::new(3, format!("{what}, vs faiss add"))
+            .ours(ours_txt.clone())
+            .peer(if faiss.is_some() {
+                format!(
+                    "{} ({})",
+                    fmt_rate(nf / faiss_secs, "vec"),
+                    fmt_secs(faiss_secs)
+                )
+            } else {
+                "n/a".into()
+            })
+            .ratio(faiss_secs / ours)
+            .note(format!(
+                "median of {}; faiss keeps the vectors in memory only",
+                scale.ingest_reps
+            )),
+    );
+    rows.push(
+        Row::new(3, format!("{what}, vs write+fsync of the raw bytes"))
+            .ours(ours_txt)
+            .peer(format!("{} ({})", fmt_rate(nf / copy, "vec"), fmt_secs(copy)))
+            .ratio(copy / ours)
+            .note(format!(
+                "store file {} for {} of raw vectors",
+                fmt_bytes(file_size),
+                fmt_bytes((n * ds.base.dim * 4) as u64)
+            )),
+    );
+    Ok(())
+}

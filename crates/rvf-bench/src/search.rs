@@ -1,0 +1,259 @@
+//! Benchmarks 1 and 2: single-query latency (one thread) and a 2-thread batch search, on
+//! the synthetic sets and MiniLM, next to faiss `IndexFlatL2` / `IndexFlatIP`.
+
+use std::path::Path;
+
+use rvf_runtime::{DistanceMetric, QueryOptions, RvfStore, SearchResult};
+
+use crate::data::Dataset;
+use crate::peer::{num, Peer};
+use crate::report::Row;
+use crate::stores::{self, Scratch};
+use crate::timing::{fmt_rate, fmt_secs, timed, Summary};
+use crate::{progress, BenchResult, Datasets, Env, Scale};
+
+const BATCH_THREADS: usize = 2;
+
+pub fn run(env: &Env, data: &mut Datasets, rows: &mut Vec<Row>) -> BenchResult<()> {
+    let scratch = Scratch::new(&env.data_dir, "search")?;
+    for i in 0..env.scale.synthetic.len() {
+        let ds = data.synthetic(env, i)?;
+        one_dataset(env, ds, &scratch, rows)?;
+    }
+    let ds = data.minilm(env)?;
+    one_dataset(env, ds, &scratch, rows)
+}
+
+/// Our figures for one dataset.
+struct Ours {
+    single: Summary,
+    single_ids: Vec<Vec<u64>>,
+    batch_secs: f64,
+    batch_matches_single: bool,
+}
+
+fn one_dataset(env: &Env, ds: &Dataset, scratch: &Scratch, rows: &mut Vec<Row>) -> BenchResult<()> {
+    let scale = &env.scale;
+    let path = stores::cached(&env.data_dir, ds, ds.base.len())?;
+    progress(format!("search: {} (ours)", ds.name));
+    let ours = measure(ds, &path, scale)?;
+
+    progress(format!("search: {} (faiss)", ds.name));
+    let ids_path = scratch.path(&format!("{}-faiss-ids.i64", ds.key));
+    let args: Vec<String> = [
+        "search",
+        "--name",
+        &ds.key,
+        "--base",
+        &ds.base_path.to_string_lossy(),
+        "--queries",
+        &ds.queries_path.to_string_lossy(),
+        "--dim",
+        &ds.base.dim.to_string(),
+        "--metric",
+        ds.peer_metric(),
+        "--k",
+        &scale.k.to_string(),
+        "--single",
+        &scale.single_queries.to_string(),
+        "--warmup",
+        &scale.warmup.to_string(),
+        "--batch",
+        &scale.batch_queries.to_string(),
+        "--batch-reps",
+        &scale.batch_reps.to_string(),
+        "--threads",
+        &BATCH_THREADS.to_string(),
+        "--ids-out",
+        &ids_path.to_string_lossy(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = env.peer.run(&args);
+    let single = Peer::find(&out, "search_single");
+    let batch = Peer::find(&out, "search_batch");
+    let faiss_ids = read_ids(&ids_path, scale.k).unwrap_or_default();
+
+    let mut checks = Vec::new();
+    if faiss_ids.len() == ours.single_ids.len() {
+        let (strict, ties) = recall(ds, &ours.single_ids, &faiss_ids, scale.k);
+        checks.push(format!("recall@{} vs faiss {strict:.3}", scale.k));
+        if ties > strict {
+            checks.push(format!("{ties:.3} counting float ties"));
+        }
+    }
+    if let Some(gt) = &ds.ground_truth {
+        let gt: Vec<Vec<u64>> = gt[..ours.single_ids.len()].to_vec();
+        let (strict, ties) = recall(ds, &ours.single_ids, &gt, scale.k);
+        checks.push(format!("vs exact ground truth {strict:.3}"));
+        if ties > strict {
+            checks.push(format!("{ties:.3} counting float ties"));
+        }
+    }
+    if ds.ground_truth.is_none() && faiss_ids.is_empty() {
+        checks.push("no reference ids (peer off)".into());
+    }
+
+    let p_mean = num(single, "mean_s");
+    let p_median = num(single, "median_s");
+    rows.push(
+        Row::new(1, format!("1-thread query latency, {}, k={}", ds.name, scale.k))
+            .ours(format!(
+                "{} mean / {} median",
+                fmt_secs(ours.single.mean),
+                fmt_secs(ours.single.median)
+            ))
+            .peer(if single.is_some() {
+                format!("{} / {}", fmt_secs(p_mean), fmt_secs(p_median))
+            } else {
+                "n/a".into()
+            })
+            .ratio(p_mean / ours.single.mean)
+            .note(format!(
+                "{} queries; {}",
+                ours.single.count,
+                checks.join("; ")
+            )),
+    );
+    let nq = scale.batch_queries as f64;
+    let p_secs = num(batch, "seconds");
+    rows.push(
+        Row::new(
+            2,
+            format!(
+                "query_batch {} queries, {BATCH_THREADS} threads, {}",
+                scale.batch_queries, ds.name
+            ),
+        )
+        .ours(format!(
+            "{} ({})",
+            fmt_secs(ours.batch_secs),
+            fmt_rate(nq / ours.batch_secs, "q")
+        ))
+        .peer(if batch.is_some() {
+            format!("{} ({})", fmt_secs(p_secs), fmt_rate(nq / p_secs, "q"))
+        } else {
+            "n/a".into()
+        })
+        .ratio(p_secs / ours.batch_secs)
+        .note(format!(
+            "median of {}; batch results {} single-query results",
+            scale.batch_reps,
+            if ours.batch_matches_single {
+                "equal"
+            } else {
+                "DIFFER from"
+            }
+        )),
+    );
+    Ok(())
+}
+
+fn measure(ds: &Dataset, path: &Path, scale: &Scale) -> BenchResult<Ours> {
+    let store = RvfStore::open_readonly(path)?;
+    let opts = QueryOptions::default();
+    let nsingle = scale.single_queries.min(ds.queries.len());
+    // Warm-up: maps the pages and runs the lazy checksum check of every vector segment.
+    for i in 0..scale.warmup.min(nsingle) {
+        store.query(ds.queries.row(i), scale.k, &opts)?;
+    }
+    let mut times = Vec::with_capacity(nsingle);
+    let mut single: Vec<Vec<SearchResult>> = Vec::with_capacity(nsingle);
+    for i in 0..nsingle {
+        let (res, t) = timed(|| store.query(ds.queries.row(i), scale.k, &opts));
+        times.push(t);
+        single.push(res?);
+    }
+    let single_summary = Summary::of(&times);
+    progress(format!(
+        "  single: mean {} median {}",
+        fmt_secs(single_summary.mean),
+        fmt_secs(single_summary.median)
+    ));
+
+    let nbatch = scale.batch_queries.min(ds.queries.len());
+    let queries = ds.queries.rows(0, nbatch);
+    let batch_opts = QueryOptions {
+        threads: BATCH_THREADS,
+        ..QueryOptions::default()
+    };
+    let mut secs = Vec::new();
+    let mut last = Vec::new();
+    for rep in 0..scale.batch_reps {
+        let (res, t) = timed(|| store.query_batch(&queries, scale.k, &batch_opts));
+        last = res?;
+        secs.push(t.as_secs_f64());
+        progress(format!(
+            "  batch rep {}/{}: {}",
+            rep + 1,
+            scale.batch_reps,
+            fmt_secs(t.as_secs_f64())
+        ));
+    }
+    let batch_matches_single = single.iter().zip(&last).all(|(a, b)| a == b);
+    Ok(Ours {
+        single: single_summary,
+        single_ids: single
+            .iter()
+            .map(|r| r.iter().map(|h| h.id).collect())
+            .collect(),
+        batch_secs: Summary::of_secs(&secs).median,
+        batch_matches_single,
+    })
+}
+
+/// Row-major `k` ids per query, written by the peer as raw int64.
+fn read_ids(path: &Path, k: usize) -> BenchResult<Vec<Vec<u64>>> {
+    let bytes = std::fs::read(path)?;
+    Ok(bytes
+        .chunks_exact(8 * k)
+        .map(|row| {
+            row.chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as u64)
+                .collect()
+        })
+        .collect())
+}
+
+/// Exact distance in f64 under the dataset's metric (smaller is closer).
+fn exact(ds: &Dataset, q: &[f32], id: u64) -> f64 {
+    let v = ds.base.row(id as usize);
+    match ds.metric {
+        DistanceMetric::L2 => q
+            .iter()
+            .zip(v)
+            .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+            .sum(),
+        _ => -q
+            .iter()
+            .zip(v)
+            .map(|(&a, &b)| f64::from(a) * f64::from(b))
+            .sum::<f64>(),
+    }
+}
+
+/// Mean recall@k of `ours` against `reference`: strictly by id, and counting as a hit any
+/// id whose exact distance ties (within float noise) the reference's k-th distance.
+fn recall(ds: &Dataset, ours: &[Vec<u64>], reference: &[Vec<u64>], k: usize) -> (f64, f64) {
+    let (mut strict, mut ties) = (0usize, 0usize);
+    for (qi, (o, r)) in ours.iter().zip(reference).enumerate() {
+        let q = ds.queries.row(qi);
+        let r = &r[..k.min(r.len())];
+        let kth = r
+            .iter()
+            .map(|&id| exact(ds, q, id))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let tol = 1e-5 * kth.abs().max(1e-3);
+        for &id in o.iter().take(k) {
+            if r.contains(&id) {
+                strict += 1;
+                ties += 1;
+            } else if exact(ds, q, id) <= kth + tol {
+                ties += 1;
+            }
+        }
+    }
+    let total = (ours.len() * k) as f64;
+    (strict as f64 / total, ties as f64 / total)
+}

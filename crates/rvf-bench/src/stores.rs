@@ -1,0 +1,99 @@
+//! Building RVF stores from datasets, and keeping the expensive ones between runs.
+
+use std::path::{Path, PathBuf};
+
+use rvf_runtime::{Durability, RvfOptions, RvfStore};
+
+use crate::data::Dataset;
+use crate::timing::{fmt_secs, timed};
+use crate::BenchResult;
+
+/// Vectors per `ingest_batch` call when loading a dataset.
+pub const LOAD_BATCH: usize = 100_000;
+
+/// Options of every store the benchmarks create: default cluster size, `OnClose`.
+pub fn options(ds: &Dataset) -> RvfOptions {
+    RvfOptions {
+        dimension: ds.base.dim as u16,
+        metric: ds.metric,
+        durability: Durability::OnClose,
+        ..RvfOptions::default()
+    }
+}
+
+/// Creates `path` holding rows `0..n` of `ds` under ids `0..n`, in batches of `batch`,
+/// and closes it.
+pub fn build(path: &Path, ds: &Dataset, n: usize, batch: usize) -> BenchResult<()> {
+    let mut store = RvfStore::create(path, options(ds))?;
+    let mut start = 0;
+    while start < n {
+        let end = (start + batch).min(n);
+        let ids: Vec<u64> = (start as u64..end as u64).collect();
+        let res = store.ingest_batch(&ds.base.rows(start, end), &ids, None)?;
+        if res.accepted != ids.len() as u64 {
+            return Err(format!("ingest accepted {} of {}", res.accepted, ids.len()).into());
+        }
+        start = end;
+    }
+    store.close()?;
+    Ok(())
+}
+
+/// Path of the kept store holding the first `n` rows of `ds`.
+pub fn cached_path(dir: &Path, ds: &Dataset, n: usize) -> PathBuf {
+    dir.join("stores").join(format!("{}-{n}.rvf", ds.key))
+}
+
+/// Whether `path` is a complete store of `n` vectors of `ds`'s dimension.
+pub fn is_complete(path: &Path, ds: &Dataset, n: usize) -> bool {
+    RvfStore::open_readonly(path)
+        .is_ok_and(|s| s.len() == n as u64 && usize::from(s.dimension()) == ds.base.dim)
+}
+
+/// The kept store of the first `n` rows of `ds`, built if missing or incomplete.
+pub fn cached(dir: &Path, ds: &Dataset, n: usize) -> BenchResult<PathBuf> {
+    let path = cached_path(dir, ds, n);
+    if is_complete(&path, ds, n) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+    remove_if_exists(&path)?;
+    crate::progress(format!("building store {}", path.display()));
+    let (res, t) = timed(|| build(&path, ds, n, LOAD_BATCH));
+    res?;
+    crate::progress(format!("built in {}", fmt_secs(t.as_secs_f64())));
+    Ok(path)
+}
+
+pub fn remove_if_exists(path: &Path) -> BenchResult<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// A scratch directory under the data directory, emptied now and removed on drop.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(data_dir: &Path, name: &str) -> BenchResult<Scratch> {
+        let dir = data_dir.join("tmp").join(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch { dir })
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
