@@ -277,7 +277,11 @@ fn growth(
         rows.push(
             Row::new(7, format!("child growth: {what}"))
                 .ours(fmt_bytes(grew))
-                .peer(format!("limit {} (raw {})", fmt_bytes(limit), fmt_bytes(raw)))
+                .peer(format!(
+                    "limit {} (raw {})",
+                    fmt_bytes(limit),
+                    fmt_bytes(raw)
+                ))
                 .ratio(limit as f64 / grew.max(1) as f64)
                 .note(format!(
                     "{}; child file {}, parent {}; {local} local clusters",

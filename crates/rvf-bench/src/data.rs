@@ -121,7 +121,7 @@ pub fn clustered(n: usize, nq: usize, dim: usize, seed: u64) -> (Matrix, Matrix)
     let mut rng = Rng::new(seed);
     let mut centres = vec![0f32; CENTROIDS * dim];
     rng.fill_normal(&mut centres, 1.0);
-    let mut draw = |count: usize, rng: &mut Rng| {
+    let draw = |count: usize, rng: &mut Rng| {
         let mut data = vec![0f32; count * dim];
         for row in data.chunks_mut(dim) {
             let c = rng.below(CENTROIDS as u64) as usize;
@@ -143,7 +143,8 @@ pub fn synthetic(dir: &Path, n: usize, dim: usize, nq: usize) -> BenchResult<Dat
     let base_path = dir.join(format!("{key}-v{GENERATOR_VERSION}.f32"));
     let queries_path = dir.join(format!("{key}-v{GENERATOR_VERSION}-queries{nq}.f32"));
     let expect = |rows: usize| (rows * dim * 4) as u64;
-    let cached = |p: &Path, rows: usize| std::fs::metadata(p).is_ok_and(|m| m.len() == expect(rows));
+    let cached =
+        |p: &Path, rows: usize| std::fs::metadata(p).is_ok_and(|m| m.len() == expect(rows));
     let (base, queries) = if cached(&base_path, n) && cached(&queries_path, nq) {
         crate::progress(format!("reading {}", base_path.display()));
         (read_f32(&base_path, dim)?, read_f32(&queries_path, dim)?)
@@ -176,7 +177,12 @@ pub fn minilm(dir: &Path) -> BenchResult<Dataset> {
     let queries = read_npy_f32(&queries_path)?;
     let (rows, cols, gt) = read_npy_i64(&dir.join("minilm-a-gt.npy"))?;
     let ground_truth = (0..rows)
-        .map(|r| gt[r * cols..(r + 1) * cols].iter().map(|&x| x as u64).collect())
+        .map(|r| {
+            gt[r * cols..(r + 1) * cols]
+                .iter()
+                .map(|&x| x as u64)
+                .collect()
+        })
         .collect();
     Ok(Dataset {
         name: format!("MiniLM {}×{}", count_label(base.len()), base.dim),
@@ -192,9 +198,9 @@ pub fn minilm(dir: &Path) -> BenchResult<Dataset> {
 
 /// `1000000` → `1M`, `200000` → `200k`.
 pub fn count_label(n: usize) -> String {
-    if n >= 1_000_000 && n % 1_000_000 == 0 {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
-    } else if n >= 1000 && n % 1000 == 0 {
+    } else if n >= 1000 && n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()

@@ -104,7 +104,11 @@ pub fn run(env: &Env, data: &mut Datasets, rows: &mut Vec<Row>) -> BenchResult<(
     rows.push(
         Row::new(3, format!("{what}, vs write+fsync of the raw bytes"))
             .ours(ours_txt)
-            .peer(format!("{} ({})", fmt_rate(nf / copy, "vec"), fmt_secs(copy)))
+            .peer(format!(
+                "{} ({})",
+                fmt_rate(nf / copy, "vec"),
+                fmt_secs(copy)
+            ))
             .ratio(copy / ours)
             .note(format!(
                 "store file {} for {} of raw vectors",

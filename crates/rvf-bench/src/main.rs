@@ -218,7 +218,10 @@ fn run() -> BenchResult<()> {
     let cli = Cli::parse();
     progress("rvf-bench starting");
     let root = workspace_root();
-    let data_dir = cli.data_dir.clone().unwrap_or_else(|| root.join("bench-data"));
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| root.join("bench-data"));
     std::fs::create_dir_all(&data_dir)?;
     let minilm_dir = cli
         .minilm_dir

@@ -102,7 +102,11 @@ fn build_history(
     let mut live: Vec<u64> = Vec::with_capacity(n);
     for r in 0..rounds {
         let start = r * per_ingest;
-        let end = if r + 1 == rounds { n } else { start + per_ingest };
+        let end = if r + 1 == rounds {
+            n
+        } else {
+            start + per_ingest
+        };
         let ids: Vec<u64> = (start as u64..end as u64).collect();
         store.ingest_batch(&ds.base.rows(start, end), &ids, None)?;
         live.extend(ids);

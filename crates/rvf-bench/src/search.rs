@@ -98,23 +98,26 @@ fn one_dataset(env: &Env, ds: &Dataset, scratch: &Scratch, rows: &mut Vec<Row>) 
     let p_mean = num(single, "mean_s");
     let p_median = num(single, "median_s");
     rows.push(
-        Row::new(1, format!("1-thread query latency, {}, k={}", ds.name, scale.k))
-            .ours(format!(
-                "{} mean / {} median",
-                fmt_secs(ours.single.mean),
-                fmt_secs(ours.single.median)
-            ))
-            .peer(if single.is_some() {
-                format!("{} / {}", fmt_secs(p_mean), fmt_secs(p_median))
-            } else {
-                "n/a".into()
-            })
-            .ratio(p_mean / ours.single.mean)
-            .note(format!(
-                "{} queries; {}",
-                ours.single.count,
-                checks.join("; ")
-            )),
+        Row::new(
+            1,
+            format!("1-thread query latency, {}, k={}", ds.name, scale.k),
+        )
+        .ours(format!(
+            "{} mean / {} median",
+            fmt_secs(ours.single.mean),
+            fmt_secs(ours.single.median)
+        ))
+        .peer(if single.is_some() {
+            format!("{} / {}", fmt_secs(p_mean), fmt_secs(p_median))
+        } else {
+            "n/a".into()
+        })
+        .ratio(p_mean / ours.single.mean)
+        .note(format!(
+            "{} queries; {}",
+            ours.single.count,
+            checks.join("; ")
+        )),
     );
     let nq = scale.batch_queries as f64;
     let p_secs = num(batch, "seconds");

@@ -37,8 +37,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(target_arch = "x86_64")]
-#[doc(hidden)]
-pub mod avx2;
+mod avx2;
 mod scalar;
 
 #[cfg(test)]

@@ -250,7 +250,10 @@ impl Manifest {
         if self.first_local_slot > self.slot_count {
             return fail("first local slot lies beyond the slot count".into());
         }
-        if self.first_local_slot % u64::from(self.vectors_per_cluster) != 0 {
+        if !self
+            .first_local_slot
+            .is_multiple_of(u64::from(self.vectors_per_cluster))
+        {
             return fail("first local slot is not on a cluster boundary".into());
         }
         if self.live_count > self.slot_count {

@@ -188,7 +188,7 @@ pub fn read_segment(
 ) -> Result<(SegmentHeader, &[u8])> {
     let start = usize::try_from(offset)
         .ok()
-        .filter(|&s| s <= file.len() && offset % SEGMENT_ALIGN == 0)
+        .filter(|&s| s <= file.len() && offset.is_multiple_of(SEGMENT_ALIGN))
         .ok_or_else(|| {
             FormatError::invalid(
                 expected.name(),

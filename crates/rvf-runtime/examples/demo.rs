@@ -54,7 +54,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     for start in (0..n).step_by(10_000) {
         let end = (start + 10_000).min(n);
-        base.ingest_batch(&refs[start..end], &ids[start..end], Some(&metas[start..end]))?;
+        base.ingest_batch(
+            &refs[start..end],
+            &ids[start..end],
+            Some(&metas[start..end]),
+        )?;
     }
     let st = base.status();
     println!(
@@ -78,7 +82,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let secs = t.elapsed().as_secs_f64();
         let mut hits = 0usize;
         for (r, gt) in results.iter().zip(&corpus.ground_truth) {
-            hits += r.iter().filter(|x| gt.iter().take(10).any(|g| *g == x.id)).count();
+            hits += r
+                .iter()
+                .filter(|x| gt.iter().take(10).any(|g| *g == x.id))
+                .count();
         }
         println!(
             "  {nq} queries in one batch: {:.0} queries/s, recall@10 against the dataset's exact ground truth = {:.3}",
@@ -96,7 +103,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         experiment.status().file_size,
         experiment.status().total_vectors
     );
-    let removed = experiment.delete_by_filter(&FilterExpr::eq("kind", MetaValue::Str("man".into())))?;
+    let removed =
+        experiment.delete_by_filter(&FilterExpr::eq("kind", MetaValue::Str("man".into())))?;
     println!(
         "  experiment: drop every man-page chunk -> {} deleted; branch now {} vectors, {:.1} KB on disk",
         removed.deleted,
@@ -121,11 +129,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     experiment.close()?;
     base.close()?;
-    println!("\nFiles are in {} — reopen them with RvfStore::open.", work.display());
+    println!(
+        "\nFiles are in {} — reopen them with RvfStore::open.",
+        work.display()
+    );
     Ok(())
 }
 
-fn show_query(store: &RvfStore, c: &Corpus, qi: usize, label: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+fn show_query(
+    store: &RvfStore,
+    c: &Corpus,
+    qi: usize,
+    label: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let q = &c.queries[qi * c.dim..(qi + 1) * c.dim];
     let t = Instant::now();
     let hits = store.query(q, 3, &QueryOptions::default())?;
@@ -134,7 +150,12 @@ fn show_query(store: &RvfStore, c: &Corpus, qi: usize, label: Option<&str>) -> R
     println!("  query{tag}: \"{}\"  ({ms:.1} ms)", c.query_texts[qi]);
     for h in hits {
         let (text, source) = &c.texts[h.id as usize];
-        println!("    {:.3}  {:<28} {}", h.distance, source, shorten(text, 90));
+        println!(
+            "    {:.3}  {:<28} {}",
+            h.distance,
+            source,
+            shorten(text, 90)
+        );
     }
     Ok(())
 }
@@ -190,7 +211,12 @@ fn random_corpus() -> Corpus {
     let vectors = (0..20_000 * dim).map(|_| next()).collect();
     let queries = (0..10 * dim).map(|_| next()).collect();
     let texts = (0..20_000)
-        .map(|i| (format!("random document {i}"), format!("{}:doc{i}", if i % 2 == 0 { "man" } else { "stdlib" })))
+        .map(|i| {
+            (
+                format!("random document {i}"),
+                format!("{}:doc{i}", if i % 2 == 0 { "man" } else { "stdlib" }),
+            )
+        })
         .collect();
     Corpus {
         dim,
@@ -221,13 +247,20 @@ fn read_npy(path: &Path, descr: &str) -> Result<(Vec<usize>, Vec<u8>), Box<dyn s
     let (header_len, start) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
     } else {
-        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        )
     };
     let header = std::str::from_utf8(bytes.get(start..start + header_len).ok_or("short header")?)?;
     if !header.contains(descr) || header.contains("'fortran_order': True") {
         return Err(format!("{}: expected {descr} in C order", path.display()).into());
     }
-    let shape_str = header.split("'shape': (").nth(1).and_then(|s| s.split(')').next()).ok_or("no shape")?;
+    let shape_str = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or("no shape")?;
     let shape = shape_str
         .split(',')
         .filter(|s| !s.trim().is_empty())
@@ -238,10 +271,20 @@ fn read_npy(path: &Path, descr: &str) -> Result<(Vec<usize>, Vec<u8>), Box<dyn s
 
 fn read_npy_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>), Box<dyn std::error::Error>> {
     let (shape, data) = read_npy(path, "<f4")?;
-    Ok((shape, data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()))
+    Ok((
+        shape,
+        data.chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    ))
 }
 
 fn read_npy_i64(path: &Path) -> Result<(Vec<usize>, Vec<i64>), Box<dyn std::error::Error>> {
     let (shape, data) = read_npy(path, "<i8")?;
-    Ok((shape, data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect()))
+    Ok((
+        shape,
+        data.chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+            .collect(),
+    ))
 }

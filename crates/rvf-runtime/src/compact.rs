@@ -15,7 +15,7 @@ use crate::error::{Result, RvfError};
 use crate::options::{Durability, OpenOptions};
 use crate::store::{lock_exclusive, lock_writer, RvfStore};
 use crate::view::Run;
-use crate::write::write_run;
+use crate::write::{write_run, RunRows};
 use crate::writer::{sync_dir, Writer};
 
 /// Vectors per run written by a rewrite: bounds the memory of one run's id and
@@ -220,9 +220,7 @@ impl RvfStore {
     ) -> Result<RunDesc> {
         let view = &self.view;
         let dim = usize::from(view.config.dim);
-        let mut vecs: Vec<&[f32]> = Vec::with_capacity(slots.len());
-        let mut ids = Vec::with_capacity(slots.len());
-        let mut metas: Vec<&[u8]> = Vec::with_capacity(slots.len());
+        let mut rows = RunRows::with_capacity(slots.len());
         for &s in slots {
             let run = view
                 .run_of(s)
@@ -237,20 +235,10 @@ impl RvfStore {
                     RvfError::corrupt(&file.path, run.vec_payload, "vector out of range")
                 })?;
             let seg = run.slot_seg(file);
-            vecs.push(v);
-            ids.push(seg.id(run.seg_index(s)));
-            metas.push(seg.metadata_bytes(run.seg_index(s)));
+            let idx = run.seg_index(s);
+            rows.push(v, seg.id(idx), seg.metadata_bytes(idx));
         }
-        write_run(
-            writer,
-            txn,
-            view.config.dim,
-            first_slot,
-            kind,
-            &vecs,
-            &ids,
-            &metas,
-        )
+        write_run(writer, txn, view.config.dim, first_slot, kind, &rows)
     }
 }
 

@@ -123,7 +123,7 @@ mod tests {
         for step in 0..2000u64 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
             let id = (x >> 40) % 300;
-            let changes = if x % 5 == 0 {
+            let changes = if x.is_multiple_of(5) {
                 model.remove(&id);
                 vec![Change::Remove(id)]
             } else {

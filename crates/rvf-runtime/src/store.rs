@@ -80,7 +80,7 @@ impl RvfStore {
                 "dimension must be at least 1".into(),
             ));
         }
-        if options.cluster_bytes < 64 || options.cluster_bytes % 64 != 0 {
+        if options.cluster_bytes < 64 || !options.cluster_bytes.is_multiple_of(64) {
             return Err(RvfError::InvalidArgument(
                 "cluster_bytes must be a positive multiple of 64".into(),
             ));

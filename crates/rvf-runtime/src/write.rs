@@ -36,6 +36,30 @@ pub struct DeleteResult {
     pub epoch: u64,
 }
 
+/// The rows of one run to write: vectors, ids and encoded metadata, in slot order.
+#[derive(Default)]
+pub(crate) struct RunRows<'a> {
+    pub vectors: Vec<&'a [f32]>,
+    pub ids: Vec<u64>,
+    pub metas: Vec<&'a [u8]>,
+}
+
+impl<'a> RunRows<'a> {
+    pub fn with_capacity(n: usize) -> Self {
+        RunRows {
+            vectors: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            metas: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn push(&mut self, vector: &'a [f32], id: u64, meta: &'a [u8]) {
+        self.vectors.push(vector);
+        self.ids.push(id);
+        self.metas.push(meta);
+    }
+}
+
 /// Writes one run's VEC_SEG and SLOT_SEG and returns its descriptor.
 pub(crate) fn write_run(
     writer: &mut Writer,
@@ -43,10 +67,9 @@ pub(crate) fn write_run(
     dim: u16,
     first_slot: u64,
     kind: RunKind,
-    vectors: &[&[f32]],
-    ids: &[u64],
-    metas: &[&[u8]],
+    rows: &RunRows<'_>,
 ) -> Result<RunDesc> {
+    let (vectors, ids, metas) = (&rows.vectors, &rows.ids, &rows.metas);
     let count = u32::try_from(vectors.len())
         .map_err(|_| RvfError::InvalidArgument("a batch may hold at most 2^32-1 vectors".into()))?;
     let layout = VecSegLayout::new(first_slot, count, dim);
@@ -202,9 +225,10 @@ impl RvfStore {
         }
         let mut new_runs = Vec::new();
         if !appended.is_empty() {
-            let vecs: Vec<&[f32]> = appended.iter().map(|&i| items[i].vector).collect();
-            let ids: Vec<u64> = appended.iter().map(|&i| items[i].id).collect();
-            let metas: Vec<&[u8]> = appended.iter().map(|&i| items[i].meta.as_slice()).collect();
+            let mut rows = RunRows::with_capacity(appended.len());
+            for &i in &appended {
+                rows.push(items[i].vector, items[i].id, &items[i].meta);
+            }
             let writer = writer_of(&mut self.writer, &self.path)?;
             new_runs.push(write_run(
                 writer,
@@ -212,9 +236,7 @@ impl RvfStore {
                 dim,
                 first_slot,
                 RunKind::Append,
-                &vecs,
-                &ids,
-                &metas,
+                &rows,
             )?);
         }
         for (start, end, members) in &copies {
@@ -222,9 +244,7 @@ impl RvfStore {
                 .iter()
                 .filter_map(|&i| current[i].map(|s| (s, i)))
                 .collect();
-            let mut vecs: Vec<&[f32]> = Vec::new();
-            let mut ids = Vec::new();
-            let mut metas: Vec<&[u8]> = Vec::new();
+            let mut rows = RunRows::with_capacity((end - start) as usize);
             let mut s = *start;
             while s < *end {
                 let run = self
@@ -240,13 +260,13 @@ impl RvfStore {
                     let i = (slot - run.first_slot) as usize;
                     let d = usize::from(dim);
                     if let Some(&item) = replaced.get(&slot) {
-                        vecs.push(items[item].vector);
-                        ids.push(items[item].id);
-                        metas.push(items[item].meta.as_slice());
+                        rows.push(items[item].vector, items[item].id, &items[item].meta);
                     } else {
-                        vecs.push(run_vecs.get(i * d..(i + 1) * d).unwrap_or(&[]));
-                        ids.push(seg.id(run.seg_index(slot)));
-                        metas.push(seg.metadata_bytes(run.seg_index(slot)));
+                        let vector = run_vecs.get(i * d..(i + 1) * d).ok_or_else(|| {
+                            RvfError::corrupt(&file.path, run.vec_payload, "vector out of range")
+                        })?;
+                        let idx = run.seg_index(slot);
+                        rows.push(vector, seg.id(idx), seg.metadata_bytes(idx));
                     }
                 }
                 s = stop;
@@ -261,9 +281,7 @@ impl RvfStore {
                 dim,
                 *start,
                 RunKind::SlabCopy,
-                &vecs,
-                &ids,
-                &metas,
+                &rows,
             )?);
         }
         dead.sort_unstable();

@@ -262,7 +262,7 @@ fn durability_on_close_publishes_at_close() {
 fn many_commits_checkpoint_and_reopen() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("c.rvf");
-    let mut s = RvfStore::create(&path, opts(4, DistanceMetric::L2)).unwrap();
+    let s = RvfStore::create(&path, opts(4, DistanceMetric::L2)).unwrap();
     s.close().unwrap();
     let mut s = RvfStore::open_with(
         &path,
