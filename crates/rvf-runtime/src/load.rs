@@ -142,6 +142,21 @@ pub(crate) fn load_generation(
         vectors_per_cluster: manifest.vectors_per_cluster,
     };
     let slot_limit = manifest.slot_count;
+    // Every slot this file allocates costs at least its vector's bytes in the file, so a
+    // slot count beyond that is a lie; checking it bounds every slot-indexed allocation.
+    let own_slots = manifest.slot_count - manifest.first_local_slot;
+    let per_slot = u64::from(manifest.dimension) * 4;
+    if own_slots > bytes.len() as u64 / per_slot.max(1) {
+        return Err(RvfError::corrupt(
+            &path,
+            mref.offset,
+            format!(
+                "slot count {} is impossible for a file of {} bytes",
+                manifest.slot_count,
+                bytes.len()
+            ),
+        ));
+    }
 
     let mut local = LocalState {
         manifest: manifest.clone(),
@@ -171,7 +186,14 @@ pub(crate) fn load_generation(
 
     // The parent first: the membership filter counts inherited vectors.
     let parent = match &manifest.parent {
-        Some(pref) => Some(open_parent(&path, pref, &config, search, depth)?),
+        Some(pref) => Some(open_parent(
+            &path,
+            pref,
+            manifest.first_local_slot,
+            &config,
+            search,
+            depth,
+        )?),
         None => None,
     };
     if manifest.parent.is_some() {
@@ -409,6 +431,7 @@ pub(crate) fn recompute_visible(view: &mut View, membership: Option<&MembershipF
 fn open_parent(
     child: &Path,
     pref: &rvf_format::ParentRef,
+    child_first_local: u64,
     config: &Config,
     search: &ParentSearch,
     depth: u16,
@@ -490,6 +513,15 @@ fn open_parent(
             }
             Err(e) => return Err(e),
         };
+        let vpc = u64::from(config.vectors_per_cluster);
+        let expected_first = loaded.view.slot_count.div_ceil(vpc) * vpc;
+        if expected_first != child_first_local {
+            return Err(RvfError::corrupt(
+                child,
+                0,
+                "the child's first local slot does not follow its parent's slot count",
+            ));
+        }
         let pc = loaded.view.config;
         if pc != *config {
             return Err(mismatch(
