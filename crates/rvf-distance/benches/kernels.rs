@@ -85,29 +85,41 @@ fn tile(c: &mut Criterion) {
     }
     g.finish();
 
-    // A whole batch of 1000 queries against 100K vectors, blocked for the
-    // caches the way a caller is expected to drive dot_tile.
+    // A whole batch of 1000 queries against 50K vectors, blocked for the
+    // caches the way a caller is expected to drive the tile kernels.
     let mut g = c.benchmark_group("batch");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     for dim in [128usize, 384] {
-        let (nq, nv) = (1000usize, 100_000usize);
-        let (qb, vb) = (64usize, 256usize);
+        let (nq, nv) = (1000usize, 50_000usize);
+        let (qb, vb) = (64usize, 128usize);
         let q = data(nq * dim, 5);
         let v = data(nv * dim, 6);
         let mut out = vec![0.0f32; qb * vb];
         g.throughput(Throughput::Elements((2 * nq * nv * dim) as u64));
-        g.bench_with_input(BenchmarkId::new("dot_tile_1000x100k", dim), &dim, |b, _| {
-            b.iter(|| {
-                for vs in v.chunks(vb * dim) {
-                    let nvb = vs.len() / dim;
-                    for qs in q.chunks(qb * dim) {
-                        let nqb = qs.len() / dim;
-                        dot_tile(qs, nqb, vs, nvb, dim, &mut out[..nqb * nvb]);
-                        black_box(&out);
+        for l2 in [false, true] {
+            let name = if l2 {
+                "l2_sq_tile_1000x50k"
+            } else {
+                "dot_tile_1000x50k"
+            };
+            g.bench_with_input(BenchmarkId::new(name, dim), &dim, |b, _| {
+                b.iter(|| {
+                    for vs in v.chunks(vb * dim) {
+                        let nvb = vs.len() / dim;
+                        for qs in q.chunks(qb * dim) {
+                            let nqb = qs.len() / dim;
+                            let o = &mut out[..nqb * nvb];
+                            if l2 {
+                                l2_sq_tile(qs, nqb, vs, nvb, dim, o);
+                            } else {
+                                dot_tile(qs, nqb, vs, nvb, dim, o);
+                            }
+                            black_box(&out);
+                        }
                     }
-                }
-            })
-        });
+                })
+            });
+        }
     }
     g.finish();
 }
