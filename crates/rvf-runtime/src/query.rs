@@ -12,8 +12,8 @@ use crate::view::{Run, View};
 const SCAN_BLOCK: usize = 256;
 /// Vectors and queries per tile in batch scans: sized so a tile of vectors stays in L1/L2
 /// while every query of the group passes over it.
-const TILE_VECTORS: usize = 64;
-const TILE_QUERIES: usize = 32;
+const TILE_VECTORS: usize = 128;
+const TILE_QUERIES: usize = 64;
 
 /// The distance of the cosine metric from a dot product and the two squared norms.
 /// Shared by every path so single, batch and model results agree bit for bit.
