@@ -26,7 +26,10 @@ pub use metadata::{
     MAX_META_STR_LEN,
 };
 pub use root::{choose_root, RootSlot};
-pub use runs::{decode_run_table, encode_run_table, RunDesc, RunKind, RUN_DESC_LEN};
+pub use runs::{
+    decode_id_index, decode_run_table, encode_id_index, encode_run_table, RunDesc, RunKind,
+    RUN_DESC_LEN,
+};
 pub use segment::{encode_segment, read_segment, SegmentHeader, SegmentType};
 pub use sets::{decode_sorted_set, decode_sorted_values, encode_sorted_set, to_ranges};
 pub use vecseg::{encode_slot_seg, SlotSeg, VecSegLayout, RUN_HEADER_LEN};

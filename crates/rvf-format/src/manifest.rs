@@ -86,6 +86,8 @@ pub struct Manifest {
     pub checkpoint_cow_map: SegRef,
     pub checkpoint_dead_set: SegRef,
     pub checkpoint_membership: SegRef,
+    /// ID_INDEX of the last checkpoint (none when its run table is empty).
+    pub checkpoint_id_index: SegRef,
     /// Newest DELTA written since the checkpoint (they chain backwards).
     pub journal_head: SegRef,
     pub journal_count: u64,
@@ -102,7 +104,7 @@ pub struct Manifest {
 }
 
 /// Size of the fixed part of the manifest payload.
-pub const MANIFEST_FIXED_LEN: usize = 216;
+pub const MANIFEST_FIXED_LEN: usize = 232;
 
 impl Manifest {
     pub fn encode(&self) -> Vec<u8> {
@@ -131,6 +133,7 @@ impl Manifest {
         put_segref(&mut out, self.checkpoint_cow_map);
         put_segref(&mut out, self.checkpoint_dead_set);
         put_segref(&mut out, self.checkpoint_membership);
+        put_segref(&mut out, self.checkpoint_id_index);
         put_segref(&mut out, self.journal_head);
         put_u64(&mut out, self.journal_count);
         put_u64(&mut out, self.journal_bytes);
@@ -188,6 +191,7 @@ impl Manifest {
             checkpoint_cow_map: get_segref(&mut r)?,
             checkpoint_dead_set: get_segref(&mut r)?,
             checkpoint_membership: get_segref(&mut r)?,
+            checkpoint_id_index: get_segref(&mut r)?,
             journal_head: get_segref(&mut r)?,
             journal_count: r.u64()?,
             journal_bytes: r.u64()?,
@@ -317,6 +321,10 @@ mod tests {
             },
             checkpoint_dead_set: SegRef::NONE,
             checkpoint_membership: SegRef::NONE,
+            checkpoint_id_index: SegRef {
+                offset: 6144,
+                len: 128,
+            },
             journal_head: SegRef {
                 offset: 8192,
                 len: 128,

@@ -139,9 +139,44 @@ mod tests {
     }
 
     #[test]
+    fn id_index_round_trip_and_size_check() {
+        let runs = [RunDesc {
+            first_slot: 0,
+            count: 3,
+            kind: RunKind::Append,
+            vec_seg: 0,
+            vec_seg_len: 0,
+            slot_seg: 0,
+            slot_seg_len: 0,
+        }];
+        let bytes = encode_id_index(&[5, 6, 7]);
+        assert_eq!(decode_id_index(&bytes, &runs).unwrap(), vec![5, 6, 7]);
+        assert!(decode_id_index(&bytes[..16], &runs).is_err());
+    }
+
+    #[test]
     fn lying_count_is_refused() {
         let mut bytes = Vec::new();
         put_u64(&mut bytes, 1 << 50);
         assert!(decode_run_table(&bytes).is_err());
     }
+}
+
+/// ID_INDEX payload: the ids of the slots of `runs`, concatenated in run order.
+pub fn decode_id_index(payload: &[u8], runs: &[RunDesc]) -> Result<Vec<u64>> {
+    let expected: u64 = runs.iter().map(|r| u64::from(r.count)).sum();
+    if payload.len() as u64 != expected.saturating_mul(8) {
+        return Err(FormatError::invalid(
+            "ID_INDEX",
+            format!("{} bytes for {expected} slots", payload.len()),
+        ));
+    }
+    Ok(payload
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect())
+}
+
+pub fn encode_id_index(ids: &[u64]) -> Vec<u8> {
+    ids.iter().flat_map(|id| id.to_le_bytes()).collect()
 }

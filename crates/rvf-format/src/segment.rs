@@ -12,6 +12,9 @@ pub enum SegmentType {
     Vec = 0x01,
     /// The ids and metadata of the slots of one VEC_SEG.
     Slot = 0x02,
+    /// Checkpoint of the ids of every slot in the checkpoint's run table, in run-table
+    /// order, so open reads them from one place whatever the history.
+    IdIndex = 0x03,
     /// The root of one committed generation.
     Manifest = 0x05,
     /// Checkpoint of the dead-slot set.
@@ -33,6 +36,7 @@ impl SegmentType {
         Ok(match v {
             0x01 => SegmentType::Vec,
             0x02 => SegmentType::Slot,
+            0x03 => SegmentType::IdIndex,
             0x05 => SegmentType::Manifest,
             0x06 => SegmentType::DeadSet,
             0x20 => SegmentType::CowMap,
@@ -48,6 +52,7 @@ impl SegmentType {
         match self {
             SegmentType::Vec => "VEC_SEG",
             SegmentType::Slot => "SLOT_SEG",
+            SegmentType::IdIndex => "ID_INDEX",
             SegmentType::Manifest => "MANIFEST_SEG",
             SegmentType::DeadSet => "DEAD_SET",
             SegmentType::CowMap => "COW_MAP",

@@ -59,6 +59,7 @@ impl RvfStore {
             checkpoint_cow_map: SegRef::NONE,
             checkpoint_dead_set: SegRef::NONE,
             checkpoint_membership: SegRef::NONE,
+            checkpoint_id_index: SegRef::NONE,
             journal_head: SegRef::NONE,
             journal_count: 0,
             journal_bytes: 0,

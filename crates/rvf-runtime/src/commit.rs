@@ -2,14 +2,14 @@
 
 use rvf_format::layout::FORMAT_VERSION;
 use rvf_format::{
-    encode_dead_set, encode_membership, encode_run_table, manifest_hash, Delta, Manifest, RootSlot,
-    SegRef, SegmentType,
+    encode_dead_set, encode_id_index, encode_membership, encode_run_table, manifest_hash, Delta,
+    Manifest, RootSlot, RunDesc, SegRef, SegmentType, SlotSeg,
 };
 
 use crate::error::{Result, RvfError};
 use crate::local::LocalState;
+use crate::mmap::MappedFile;
 use crate::store::{lock_writer, RvfStore};
-use crate::view::Config;
 use crate::writer::Writer;
 
 /// A checkpoint is written instead of a DELTA once the journal since the last checkpoint
@@ -79,23 +79,31 @@ impl RvfStore {
             ..next_local.manifest.clone()
         };
         m.dead_bytes = old.dead_bytes + self.local.manifest_ref.len;
-        let config = self.view.config;
-        let writer = self.writer_mut()?;
         if !delta.is_empty() {
             delta.prev = old.journal_head;
             let payload = delta.encode();
-            let journal_bytes = old.journal_bytes + payload.len() as u64 + 64;
-            if journal_bytes > old.checkpoint_bytes.max(MIN_CHECKPOINT_TRIGGER) {
-                write_checkpoint(writer, &mut txn, &mut m, &next_local, &config)?;
+            let cost = open_cost(payload.len() as u64, &delta);
+            if old.journal_bytes + cost > old.checkpoint_bytes.max(MIN_CHECKPOINT_TRIGGER) {
+                // The checkpoint's ID_INDEX reads ids from the runs' SLOT_SEGs, including
+                // the ones this commit just appended: map them first.
+                let end = self.writer_mut()?.end;
+                self.remap(end)?;
+                let file = self.view.files.first().cloned();
+                let file =
+                    file.ok_or_else(|| RvfError::InvalidArgument("store has no file".into()))?;
+                let writer = self.writer_mut()?;
+                write_checkpoint(writer, &mut txn, &mut m, &next_local, &file)?;
                 m.dead_bytes += old.checkpoint_bytes + old.journal_bytes;
             } else {
+                let writer = self.writer_mut()?;
                 let r =
                     writer.append_segment(SegmentType::Delta, txn.seg_id(), txn.epoch, &payload)?;
                 m.journal_head = r;
                 m.journal_count = old.journal_count + 1;
-                m.journal_bytes = old.journal_bytes + r.len;
+                m.journal_bytes = old.journal_bytes + cost;
             }
         }
+        let writer = self.writer_mut()?;
         let manifest_id = txn.seg_id();
         m.next_segment_id = txn.next_segment_id;
         let payload = m.encode();
@@ -153,15 +161,38 @@ pub(crate) fn writer_of<'a>(
     }
 }
 
+/// What a DELTA adds to the work of the next open: its own bytes, plus, for each run
+/// it adds, that run's SLOT_SEG (read for its ids) counted as at least a page. Bounding
+/// the journal by this cost bounds open time by the checkpoint's size.
+fn open_cost(delta_len: u64, delta: &Delta) -> u64 {
+    let runs: u64 = delta
+        .runs_added
+        .iter()
+        .map(|r| r.slot_seg_len.max(4096))
+        .sum();
+    delta_len + 64 + runs
+}
+
 fn write_checkpoint(
     writer: &mut Writer,
     txn: &mut Txn,
     m: &mut Manifest,
     local: &LocalState,
-    _config: &Config,
+    file: &MappedFile,
 ) -> Result<()> {
     let runs = encode_run_table(&local.runs);
     let cow = writer.append_segment(SegmentType::CowMap, txn.seg_id(), txn.epoch, &runs)?;
+    let ids = collect_ids(file, &local.runs)?;
+    let id_index = if ids.is_empty() {
+        SegRef::NONE
+    } else {
+        writer.append_segment(
+            SegmentType::IdIndex,
+            txn.seg_id(),
+            txn.epoch,
+            &encode_id_index(&ids),
+        )?
+    };
     let dead: Vec<u64> = local.own_dead.ones().collect();
     let dead_ref = if dead.is_empty() {
         SegRef::NONE
@@ -184,9 +215,32 @@ fn write_checkpoint(
     m.checkpoint_cow_map = cow;
     m.checkpoint_dead_set = dead_ref;
     m.checkpoint_membership = member_ref;
-    m.checkpoint_bytes = cow.len + dead_ref.len + member_ref.len;
+    m.checkpoint_id_index = id_index;
+    m.checkpoint_bytes = cow.len + dead_ref.len + member_ref.len + id_index.len;
     m.journal_head = SegRef::NONE;
     m.journal_count = 0;
     m.journal_bytes = 0;
     Ok(())
+}
+
+/// The ids of the slots of `runs`, in run order, read from their SLOT_SEGs (each
+/// verified first: a checkpoint must not copy damaged ids).
+pub(crate) fn collect_ids(file: &MappedFile, runs: &[RunDesc]) -> Result<Vec<u64>> {
+    let mut ids = Vec::with_capacity(runs.iter().map(|r| r.count as usize).sum());
+    for d in runs {
+        let (_, payload) =
+            rvf_format::read_segment(file.bytes(), d.slot_seg, SegmentType::Slot, true)
+                .map_err(|e| RvfError::corrupt(&file.path, d.slot_seg, e))?;
+        let seg =
+            SlotSeg::decode(payload).map_err(|e| RvfError::corrupt(&file.path, d.slot_seg, e))?;
+        if seg.count != d.count {
+            return Err(RvfError::corrupt(
+                &file.path,
+                d.slot_seg,
+                "SLOT_SEG does not match its run",
+            ));
+        }
+        ids.extend((0..d.count as usize).map(|i| seg.id(i)));
+    }
+    Ok(ids)
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use rvf_format::layout::{features, DATA_START, FORMAT_VERSION};
 use rvf_format::{
-    encode_dead_set, encode_membership, encode_run_table, manifest_hash, Manifest, RootSlot,
-    RunDesc, RunKind, SegRef, SegmentType,
+    encode_dead_set, encode_id_index, encode_membership, encode_run_table, manifest_hash, Manifest,
+    RootSlot, RunDesc, RunKind, SegRef, SegmentType,
 };
 
 use crate::commit::Txn;
@@ -146,6 +146,18 @@ impl RvfStore {
             txn.epoch,
             &encode_run_table(&runs),
         )?;
+        let written = crate::mmap::MappedFile::map(tmp, writer.end)?;
+        let ids = crate::commit::collect_ids(&written, &runs)?;
+        let id_index = if ids.is_empty() {
+            SegRef::NONE
+        } else {
+            writer.append_segment(
+                SegmentType::IdIndex,
+                txn.seg_id(),
+                txn.epoch,
+                &encode_id_index(&ids),
+            )?
+        };
         let own_dead: Vec<u64> = if detach {
             Vec::new()
         } else {
@@ -176,7 +188,8 @@ impl RvfStore {
         m.checkpoint_cow_map = cow;
         m.checkpoint_dead_set = dead_ref;
         m.checkpoint_membership = member_ref;
-        m.checkpoint_bytes = cow.len + dead_ref.len + member_ref.len;
+        m.checkpoint_id_index = id_index;
+        m.checkpoint_bytes = cow.len + dead_ref.len + member_ref.len + id_index.len;
         m.journal_head = SegRef::NONE;
         m.journal_count = 0;
         m.journal_bytes = 0;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use rvf_format::layout::{self, DATA_START, MAX_LINEAGE_DEPTH};
 use rvf_format::{
-    choose_root, decode_membership, decode_run_table, decode_sorted_set, manifest_hash,
-    read_segment, ByteReader, Delta, FormatError, Manifest, MetricCode, RootSlot, RunDesc, RunKind,
-    SegRef, SegmentType, SlotSeg, VecSegLayout,
+    choose_root, decode_id_index, decode_membership, decode_run_table, decode_sorted_set,
+    manifest_hash, read_segment, ByteReader, Delta, FormatError, Manifest, MetricCode, RootSlot,
+    RunDesc, RunKind, SegRef, SegmentType, VecSegLayout,
 };
 
 use crate::bitset::Bitset;
@@ -20,7 +20,7 @@ use crate::idmap::IdMap;
 use crate::local::{LocalState, MembershipFilter, MembershipMode};
 use crate::mmap::MappedFile;
 use crate::options::DistanceMetric;
-use crate::view::{Config, Run, VecCheck, View};
+use crate::view::{Config, Run, RunCheck, View};
 
 pub(crate) fn metric_from_code(c: MetricCode) -> DistanceMetric {
     match c {
@@ -173,6 +173,19 @@ pub(crate) fn load_generation(
         let (_, p) = read_segment(bytes, off, SegmentType::CowMap, true).map_err(err(off))?;
         local.runs = decode_run_table(p).map_err(err(off))?;
     }
+    let mut checkpoint_ids = Vec::new();
+    if !manifest.checkpoint_id_index.is_none() {
+        let off = manifest.checkpoint_id_index.offset;
+        let (_, p) = read_segment(bytes, off, SegmentType::IdIndex, true).map_err(err(off))?;
+        checkpoint_ids = decode_id_index(p, &local.runs).map_err(err(off))?;
+    } else if local.runs.iter().any(|r| r.count > 0) {
+        return Err(RvfError::corrupt(
+            &path,
+            mref.offset,
+            "checkpoint has runs but no ID_INDEX",
+        ));
+    }
+    let checkpoint_runs = local.runs.len();
     if !manifest.checkpoint_dead_set.is_none() {
         let off = manifest.checkpoint_dead_set.offset;
         let (_, p) = read_segment(bytes, off, SegmentType::DeadSet, true).map_err(err(off))?;
@@ -247,49 +260,34 @@ pub(crate) fn load_generation(
         local.apply_delta(d);
     }
 
-    let view = build_view(file, &local, config, parent)?;
+    let view = build_view(
+        file,
+        &local,
+        config,
+        parent,
+        checkpoint_runs,
+        &checkpoint_ids,
+    )?;
     Ok(Loaded { local, view })
 }
 
-/// Turns a file's run descriptors into runs, checking each against its segments.
-pub(crate) fn make_run(
-    file: &MappedFile,
-    d: &RunDesc,
-    config: &Config,
-    file_index: u16,
-) -> Result<Run> {
-    let path = &file.path;
-    let bytes = file.bytes();
-    let (vh, vp) = read_segment(bytes, d.vec_seg, SegmentType::Vec, false)
-        .map_err(fmt_err(path, d.vec_seg))?;
-    let layout = VecSegLayout::decode(vp, config.dim).map_err(fmt_err(path, d.vec_seg))?;
-    let (_, sp) = read_segment(bytes, d.slot_seg, SegmentType::Slot, true)
-        .map_err(fmt_err(path, d.slot_seg))?;
-    let slots = SlotSeg::decode(sp).map_err(fmt_err(path, d.slot_seg))?;
-    if layout.first_slot != d.first_slot
-        || layout.count != d.count
-        || slots.first_slot != d.first_slot
-        || slots.count != d.count
-        || vh.total_len() != d.vec_seg_len
-    {
-        return Err(RvfError::corrupt(
-            path,
-            d.vec_seg,
-            "run descriptor disagrees with its segments",
-        ));
-    }
-    Ok(Run {
+/// Turns a run descriptor into a run without reading its segments; they are verified
+/// on first use (see [`RunCheck`]).
+pub(crate) fn make_run(d: &RunDesc, config: &Config, file_index: u16) -> Run {
+    let layout = VecSegLayout::new(d.first_slot, d.count, config.dim);
+    let header = layout::SEGMENT_HEADER_LEN as u64;
+    Run {
         first_slot: d.first_slot,
         count: d.count,
         file: file_index,
         kind: d.kind,
         seg_first_slot: d.first_slot,
-        vec_payload: d.vec_seg + layout::SEGMENT_HEADER_LEN as u64,
+        vec_payload: d.vec_seg + header,
         norms_offset: layout.norms_offset as u64,
-        slot_payload: d.slot_seg + layout::SEGMENT_HEADER_LEN as u64,
-        slot_payload_len: sp.len() as u64,
-        check: VecCheck::new(d.vec_seg),
-    })
+        slot_payload: d.slot_seg + header,
+        slot_payload_len: d.slot_seg_len.saturating_sub(header),
+        check: RunCheck::new(*d, config.dim),
+    }
 }
 
 fn build_view(
@@ -297,6 +295,8 @@ fn build_view(
     local: &LocalState,
     config: Config,
     parent: Option<Loaded>,
+    checkpoint_runs: usize,
+    checkpoint_ids: &[u64],
 ) -> Result<View> {
     let m = &local.manifest;
     let path = file.path.clone();
@@ -361,19 +361,36 @@ fn build_view(
                 "run lies outside its allowed slot range",
             ));
         }
-        view.insert_run(make_run(&file, d, &config, 0)?);
+        view.insert_run(make_run(d, &config, 0));
     }
     for s in local.own_dead.ones() {
         view.dead.set(s);
     }
-    // This file's ids: every alive slot in a run it stores.
+    // This file's ids: every alive slot of the runs it stores. Runs never overlap each
+    // other (a slab copy only covers inherited slots), so each slot has one source: the
+    // checkpoint's ID_INDEX, or the SLOT_SEG of a run added by the journal.
     let mut layer = IdMap::new_layer();
-    for run in view.runs.values().filter(|r| r.file == 0) {
-        let seg = run.slot_seg(&file);
-        for s in run.first_slot..run.end_slot() {
-            if !view.dead.get(s) {
-                layer.insert(seg.id(run.seg_index(s)), s);
+    let mut index_pos = 0usize;
+    for (i, d) in local.runs.iter().enumerate() {
+        let from_index = i < checkpoint_runs;
+        let slots = (i >= checkpoint_runs).then(|| make_run(d, &config, 0));
+        if let Some(run) = &slots {
+            run.check.ensure_slots(&file)?;
+        }
+        let seg = slots.as_ref().map(|r| r.slot_seg(&file));
+        for (k, s) in (d.first_slot..d.end_slot()).enumerate() {
+            if view.dead.get(s) {
+                continue;
             }
+            let id = match (&seg, from_index) {
+                (_, true) => checkpoint_ids.get(index_pos + k).copied().unwrap_or(0),
+                (Some(seg), false) => seg.id(k),
+                (None, false) => 0,
+            };
+            layer.insert(id, s);
+        }
+        if from_index {
+            index_pos += d.count as usize;
         }
     }
     if view.base_visible.is_some() {
@@ -385,7 +402,7 @@ fn build_view(
     } else {
         view.ids = IdMap::from_layer(layer);
     }
-    recompute_visible(&mut view, local.membership.as_ref());
+    recompute_visible(&mut view, local.membership.as_ref())?;
     if view.visible_count != m.live_count {
         return Err(RvfError::corrupt(
             &path,
@@ -400,12 +417,22 @@ fn build_view(
 }
 
 /// Rebuilds `visible` from `dead` and the membership filter.
-pub(crate) fn recompute_visible(view: &mut View, membership: Option<&MembershipFilter>) {
+pub(crate) fn recompute_visible(
+    view: &mut View,
+    membership: Option<&MembershipFilter>,
+) -> Result<()> {
     let mut visible = Bitset::default();
     let mut count = 0u64;
     let filter = membership.filter(|m| !m.is_transparent());
     for run in view.runs.values() {
-        let seg = view.file(run).map(|f| run.slot_seg(f)).ok();
+        let seg = match filter {
+            Some(_) => {
+                let file = view.file(run)?;
+                run.check.ensure_slots(file)?;
+                Some(run.slot_seg(file))
+            }
+            None => None,
+        };
         for s in run.first_slot..run.end_slot() {
             if view.dead.get(s) {
                 continue;
@@ -425,6 +452,7 @@ pub(crate) fn recompute_visible(view: &mut View, membership: Option<&MembershipF
     }
     view.visible = visible;
     view.visible_count = count;
+    Ok(())
 }
 
 /// Finds, checks and loads a child's parent generation.
@@ -494,25 +522,26 @@ fn open_parent(
             ));
         }
         let mapped = Arc::new(MappedFile::map(&cand, root.committed_end)?);
-        let loaded = match load_generation(
+        let pinned = usize::try_from(pref.manifest.offset)
+            .ok()
+            .zip(usize::try_from(pref.manifest.len).ok())
+            .and_then(|(s, n)| mapped.bytes().get(s..s.checked_add(n)?));
+        if pinned.is_none_or(|b| manifest_hash(b) != pref.manifest_hash) {
+            return Err(mismatch(
+                &cand,
+                format!(
+                    "its pinned generation (epoch {}) is no longer in the file: the bytes there do not match the recorded hash (compacted or replaced?)",
+                    pref.epoch
+                ),
+            ));
+        }
+        let loaded = load_generation(
             mapped,
             pref.manifest,
             Some(pref.manifest_hash),
             search,
             depth + 1,
-        ) {
-            Ok(l) => l,
-            Err(RvfError::Corrupt { detail, .. }) if detail.contains("manifest") => {
-                return Err(mismatch(
-                    &cand,
-                    format!(
-                        "its pinned generation (epoch {}) does not match the recorded hash (compacted or replaced?): {detail}",
-                        pref.epoch
-                    ),
-                ))
-            }
-            Err(e) => return Err(e),
-        };
+        )?;
         let vpc = u64::from(config.vectors_per_cluster);
         let expected_first = loaded.view.slot_count.div_ceil(vpc) * vpc;
         if expected_first != child_first_local {

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use rvf_format::{read_segment, RunKind, SegmentType, SlotSeg, RUN_HEADER_LEN};
+use rvf_format::{
+    read_segment, FormatError, RunDesc, RunKind, SegmentType, SlotSeg, VecSegLayout, RUN_HEADER_LEN,
+};
 
 use crate::bitset::Bitset;
 use crate::error::{Result, RvfError};
@@ -28,46 +30,91 @@ impl Config {
     }
 }
 
-/// Lazily verified checksum state of one VEC_SEG payload, shared by every run piece
-/// cut from it. Vectors are checked on first use rather than at open so that opening a
-/// large store (or a child of one) does not read every vector.
+/// Lazily verified state of one run's segments, shared by every piece cut from the
+/// run. Segments are checked on first use rather than at open, so opening a large store
+/// (or a branch of one, or one with a long history) reads neither every vector nor every
+/// run's ids: the checkpoint's run table and ID_INDEX, themselves checksummed, suffice.
 #[derive(Debug)]
-pub(crate) struct VecCheck {
-    segment_offset: u64,
-    state: AtomicU8,
+pub(crate) struct RunCheck {
+    desc: RunDesc,
+    dim: u16,
+    vectors: AtomicU8,
+    slots: AtomicU8,
 }
 
 const UNCHECKED: u8 = 0;
 const GOOD: u8 = 1;
 const BAD: u8 = 2;
 
-impl VecCheck {
-    pub fn new(segment_offset: u64) -> Arc<VecCheck> {
-        Arc::new(VecCheck {
-            segment_offset,
-            state: AtomicU8::new(UNCHECKED),
+impl RunCheck {
+    pub fn new(desc: RunDesc, dim: u16) -> Arc<RunCheck> {
+        Arc::new(RunCheck {
+            desc,
+            dim,
+            vectors: AtomicU8::new(UNCHECKED),
+            slots: AtomicU8::new(UNCHECKED),
         })
     }
 
+    /// Verifies both segments of the run (once per process).
     pub fn ensure(&self, file: &MappedFile) -> Result<()> {
-        match self.state.load(Ordering::Acquire) {
+        self.ensure_slots(file)?;
+        let d = self.desc;
+        Self::once(&self.vectors, file, d.vec_seg, || {
+            let (h, p) = read_segment(file.bytes(), d.vec_seg, SegmentType::Vec, true)?;
+            let layout = VecSegLayout::decode(p, self.dim)?;
+            if layout.first_slot != d.first_slot
+                || layout.count != d.count
+                || h.total_len() != d.vec_seg_len
+            {
+                return Err(FormatError::Invalid {
+                    what: "VEC_SEG",
+                    detail: "does not match its run descriptor".into(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// Verifies the run's SLOT_SEG (ids and metadata) only.
+    pub fn ensure_slots(&self, file: &MappedFile) -> Result<()> {
+        let d = self.desc;
+        Self::once(&self.slots, file, d.slot_seg, || {
+            let (h, p) = read_segment(file.bytes(), d.slot_seg, SegmentType::Slot, true)?;
+            let seg = SlotSeg::decode(p)?;
+            if seg.first_slot != d.first_slot
+                || seg.count != d.count
+                || h.total_len() != d.slot_seg_len
+            {
+                return Err(FormatError::Invalid {
+                    what: "SLOT_SEG",
+                    detail: "does not match its run descriptor".into(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn once(
+        state: &AtomicU8,
+        file: &MappedFile,
+        offset: u64,
+        check: impl FnOnce() -> std::result::Result<(), FormatError>,
+    ) -> Result<()> {
+        match state.load(Ordering::Acquire) {
             GOOD => return Ok(()),
             BAD => {
                 return Err(RvfError::corrupt(
                     &file.path,
-                    self.segment_offset,
-                    "VEC_SEG payload checksum mismatch",
+                    offset,
+                    "segment failed its check",
                 ))
             }
             _ => {}
         }
-        let result = read_segment(file.bytes(), self.segment_offset, SegmentType::Vec, true);
-        let ok = result.is_ok();
-        self.state
-            .store(if ok { GOOD } else { BAD }, Ordering::Release);
-        result
-            .map(|_| ())
-            .map_err(|e| RvfError::corrupt(&file.path, self.segment_offset, e))
+        let result = check();
+        state.store(if result.is_ok() { GOOD } else { BAD }, Ordering::Release);
+        result.map_err(|e| RvfError::corrupt(&file.path, offset, e))
     }
 }
 
@@ -87,7 +134,7 @@ pub(crate) struct Run {
     /// Offset and length of the SLOT_SEG payload.
     pub slot_payload: u64,
     pub slot_payload_len: u64,
-    pub check: Arc<VecCheck>,
+    pub check: Arc<RunCheck>,
 }
 
 impl Run {

@@ -298,7 +298,7 @@ impl RvfStore {
 
         // The commit is durable (or published, per durability): update the view.
         for d in &new_runs {
-            let run = self.run_from_desc(d)?;
+            let run = self.run_from_desc(d);
             self.view.insert_run(run);
         }
         for &s in &dead {
@@ -337,13 +337,8 @@ impl RvfStore {
         (s > start).then_some(s)
     }
 
-    pub(crate) fn run_from_desc(&self, d: &RunDesc) -> Result<Run> {
-        let file = self
-            .view
-            .files
-            .first()
-            .ok_or_else(|| RvfError::InvalidArgument("store has no file".into()))?;
-        crate::load::make_run(file, d, &self.view.config, 0)
+    pub(crate) fn run_from_desc(&self, d: &RunDesc) -> Run {
+        crate::load::make_run(d, &self.view.config, 0)
     }
 
     /// Deletes ids (absent ids are ignored). A later ingest of the same id brings it back.
@@ -395,6 +390,7 @@ impl RvfStore {
         let mut ids = Vec::new();
         for run in self.view.runs.values() {
             let file = self.view.file(run)?;
+            run.check.ensure_slots(file)?;
             let seg = run.slot_seg(file);
             for s in run.first_slot..run.end_slot() {
                 if !self.view.visible.get(s) {
@@ -467,7 +463,7 @@ impl RvfStore {
             f.apply(&delta);
         }
         let mut view = self.view.clone();
-        recompute_visible(&mut view, next_local.membership.as_ref());
+        recompute_visible(&mut view, next_local.membership.as_ref())?;
         let txn = self.begin();
         let slots = self.view.slot_count;
         self.commit(txn, delta, next_local, slots, view.visible_count)?;
