@@ -475,15 +475,20 @@ impl RvfStore {
     }
 
     /// Ids of every visible vector, ascending.
-    pub fn ids(&self) -> Vec<u64> {
-        let mut out: Vec<u64> = self
-            .view
-            .visible
-            .ones()
-            .filter_map(|s| self.view.id_at(s))
-            .collect();
+    pub fn ids(&self) -> Result<Vec<u64>> {
+        let mut out = Vec::with_capacity(self.view.visible_count as usize);
+        for run in self.view.runs.values() {
+            let file = self.view.file(run)?;
+            run.check.ensure_slots(file)?;
+            let seg = run.slot_seg(file);
+            out.extend(
+                (run.first_slot..run.end_slot())
+                    .filter(|&s| self.view.visible.get(s))
+                    .map(|s| seg.id(run.seg_index(s))),
+            );
+        }
         out.sort_unstable();
-        out
+        Ok(out)
     }
 }
 

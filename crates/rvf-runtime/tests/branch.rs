@@ -241,11 +241,11 @@ fn compacting_parent_breaks_child_clearly_and_child_compaction_keeps_it_a_child(
     }
     child.delete(&[100, 101]).unwrap();
     let expected = top(&child, 5);
-    let ids = child.ids();
+    let ids = child.ids().unwrap();
     child.compact().unwrap();
     assert!(child.is_cow_child());
     assert_eq!(top(&child, 5), expected);
-    assert_eq!(child.ids(), ids);
+    assert_eq!(child.ids().unwrap(), ids);
     child.close().unwrap();
     let child = RvfStore::open(&dir.path().join("c.rvf")).unwrap();
     assert_eq!(top(&child, 5), expected);

@@ -38,6 +38,7 @@ fn ingest_range(store: &mut RvfStore, ids: std::ops::Range<u64>, dim: usize) {
 fn brute_force(store: &RvfStore, q: &[f32], k: usize, metric: DistanceMetric) -> Vec<(u64, f32)> {
     let mut all: Vec<(u64, f32)> = store
         .ids()
+        .unwrap()
         .into_iter()
         .map(|id| {
             let v = store.get(id).unwrap().unwrap().vector;
