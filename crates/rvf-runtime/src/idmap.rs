@@ -56,15 +56,32 @@ impl IdMap {
     }
 
     pub fn apply(&mut self, changes: impl IntoIterator<Item = Change>) {
-        let bottom = self.layers.len() == self.base_layers;
-        let mut layer = Layer::default();
+        let changes = changes.into_iter();
+        let bottom = self.layers.len() == self.base_layers + 1 && self.base_layers == 0;
+        // The newest own layer is written in place unless a branch shares it; only then
+        // does a write start a new layer.
+        if self.layers.len() > self.base_layers {
+            if let Some(top) = self.layers.last_mut().and_then(Arc::get_mut) {
+                top.reserve(changes.size_hint().0);
+                for c in changes {
+                    match c {
+                        Change::Set(id, slot) => top.insert(id, slot),
+                        Change::Remove(id) if bottom => top.remove(&id),
+                        Change::Remove(id) => top.insert(id, TOMBSTONE),
+                    };
+                }
+                self.merge_tiers();
+                return;
+            }
+        }
+        let mut layer = Layer::with_capacity_and_hasher(changes.size_hint().0, Default::default());
         for c in changes {
             match c {
                 Change::Set(id, slot) => layer.insert(id, slot),
                 Change::Remove(id) => layer.insert(id, TOMBSTONE),
             };
         }
-        if bottom && self.base_layers == 0 {
+        if self.layers.len() == self.base_layers && self.base_layers == 0 {
             layer.retain(|_, s| *s != TOMBSTONE);
         }
         if layer.is_empty() {
@@ -85,6 +102,7 @@ impl IdMap {
             let older_idx = self.layers.len() - 1;
             let drop_tombstones = older_idx == 0;
             let older = Arc::make_mut(&mut self.layers[older_idx]);
+            older.reserve(newer.len());
             for (&id, &slot) in newer.iter() {
                 if drop_tombstones && slot == TOMBSTONE {
                     older.remove(&id);
@@ -120,7 +138,12 @@ mod tests {
         let mut m = IdMap::default();
         let mut model: StdMap<u64, u64> = StdMap::new();
         let mut x = 1u64;
+        let mut branches = Vec::new();
         for step in 0..2000u64 {
+            if step % 97 == 0 {
+                // A branch freezes the layers it shares, forcing new layers and merges.
+                branches.push(m.branch());
+            }
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
             let id = (x >> 40) % 300;
             let changes = if x.is_multiple_of(5) {

@@ -33,6 +33,7 @@ mod load;
 mod local;
 mod mmap;
 pub mod options;
+mod os;
 mod query;
 mod store;
 mod topk;

@@ -239,14 +239,6 @@ impl View {
         }
     }
 
-    pub fn id_at(&self, slot: u64) -> Option<u64> {
-        let run = self.run_of(slot)?;
-        let file = self.file(run).ok()?;
-        let seg = run.slot_seg(file);
-        let i = run.seg_index(slot);
-        (i < seg.count as usize).then(|| seg.id(i))
-    }
-
     /// Inserts a run, cutting any runs it overlaps (a slab copy shadows inherited slots).
     pub fn insert_run(&mut self, run: Run) {
         let (start, end) = (run.first_slot, run.end_slot());

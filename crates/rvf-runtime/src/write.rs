@@ -42,6 +42,8 @@ pub(crate) struct RunRows<'a> {
     pub vectors: Vec<&'a [f32]>,
     pub ids: Vec<u64>,
     pub metas: Vec<&'a [u8]>,
+    /// Squared norms, as `rvf_distance::dot(v, v)` computes them.
+    pub norms: Vec<f32>,
 }
 
 impl<'a> RunRows<'a> {
@@ -50,13 +52,15 @@ impl<'a> RunRows<'a> {
             vectors: Vec::with_capacity(n),
             ids: Vec::with_capacity(n),
             metas: Vec::with_capacity(n),
+            norms: Vec::with_capacity(n),
         }
     }
 
-    pub fn push(&mut self, vector: &'a [f32], id: u64, meta: &'a [u8]) {
+    pub fn push(&mut self, vector: &'a [f32], id: u64, meta: &'a [u8], norm: f32) {
         self.vectors.push(vector);
         self.ids.push(id);
         self.metas.push(meta);
+        self.norms.push(norm);
     }
 }
 
@@ -73,7 +77,7 @@ pub(crate) fn write_run(
     let count = u32::try_from(vectors.len())
         .map_err(|_| RvfError::InvalidArgument("a batch may hold at most 2^32-1 vectors".into()))?;
     let layout = VecSegLayout::new(first_slot, count, dim);
-    let norms: Vec<f32> = vectors.iter().map(|v| rvf_distance::dot(v, v)).collect();
+    let norms = &rows.norms;
     let epoch = txn.epoch;
     let (vec_id, slot_id) = (txn.seg_id(), txn.seg_id());
     let vref =
@@ -91,11 +95,21 @@ pub(crate) fn write_run(
     })
 }
 
+/// True when no value is NaN or infinite. Tests the exponent bits with integer ops,
+/// which the compiler vectorises, instead of a short-circuiting float loop.
+fn all_finite(v: &[f32]) -> bool {
+    const EXP: u32 = 0x7f80_0000;
+    v.iter()
+        .fold(0u32, |bad, x| bad | u32::from(x.to_bits() & EXP == EXP))
+        == 0
+}
+
 /// One vector to write into a run.
 struct Item<'a> {
     id: u64,
     vector: &'a [f32],
     meta: Vec<u8>,
+    norm: f32,
 }
 
 impl RvfStore {
@@ -130,11 +144,19 @@ impl RvfStore {
         }
         let dim = usize::from(self.view.config.dim);
         let mut rejected = 0u64;
-        let mut seen = HashSet::with_capacity(ids.len());
+        let mut seen: HashSet<u64, ahash::RandomState> =
+            HashSet::with_capacity_and_hasher(ids.len(), ahash::RandomState::new());
         let mut items: Vec<Item<'_>> = Vec::with_capacity(ids.len());
         for i in (0..ids.len()).rev() {
             let v = vectors[i];
-            if v.len() != dim || !v.iter().all(|x| x.is_finite()) {
+            // A non-finite value makes the squared norm non-finite, so the exact check
+            // runs only for the rare vectors whose norm overflows or is NaN.
+            let norm = if v.len() == dim {
+                rvf_distance::dot(v, v)
+            } else {
+                f32::NAN
+            };
+            if v.len() != dim || (!norm.is_finite() && !all_finite(v)) {
                 rejected += 1;
                 continue;
             }
@@ -149,6 +171,7 @@ impl RvfStore {
                 id: ids[i],
                 vector: v,
                 meta,
+                norm,
             });
         }
         items.reverse();
@@ -227,7 +250,7 @@ impl RvfStore {
         if !appended.is_empty() {
             let mut rows = RunRows::with_capacity(appended.len());
             for &i in &appended {
-                rows.push(items[i].vector, items[i].id, &items[i].meta);
+                rows.push(items[i].vector, items[i].id, &items[i].meta, items[i].norm);
             }
             let writer = writer_of(&mut self.writer, &self.path)?;
             new_runs.push(write_run(
@@ -254,19 +277,22 @@ impl RvfStore {
                 let file = self.view.file(run)?;
                 run.check.ensure(file)?;
                 let run_vecs = run.vectors(file, dim)?;
+                let run_norms = run.norms(file)?;
                 let seg = run.slot_seg(file);
                 let stop = run.end_slot().min(*end);
                 for slot in s..stop {
                     let i = (slot - run.first_slot) as usize;
                     let d = usize::from(dim);
                     if let Some(&item) = replaced.get(&slot) {
-                        rows.push(items[item].vector, items[item].id, &items[item].meta);
+                        let it = &items[item];
+                        rows.push(it.vector, it.id, &it.meta, it.norm);
                     } else {
                         let vector = run_vecs.get(i * d..(i + 1) * d).ok_or_else(|| {
                             RvfError::corrupt(&file.path, run.vec_payload, "vector out of range")
                         })?;
                         let idx = run.seg_index(slot);
-                        rows.push(vector, seg.id(idx), seg.metadata_bytes(idx));
+                        let norm = run_norms.get(i).copied().unwrap_or(0.0);
+                        rows.push(vector, seg.id(idx), seg.metadata_bytes(idx), norm);
                     }
                 }
                 s = stop;

@@ -139,6 +139,9 @@ impl Writer {
             return Err(self.fail("writing a segment header", e));
         }
         self.end += total;
+        if self.durability == Durability::OnClose {
+            crate::os::start_writeback(&self.file, offset, total);
+        }
         Ok(SegRef { offset, len: total })
     }
 
