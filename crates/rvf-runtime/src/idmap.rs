@@ -34,8 +34,8 @@ impl IdMap {
         }
     }
 
-    pub fn new_layer() -> Layer {
-        Layer::default()
+    pub fn new_layer(capacity: usize) -> Layer {
+        Layer::with_capacity_and_hasher(capacity, Default::default())
     }
 
     /// A child's map: everything here becomes the inherited base.

@@ -369,7 +369,8 @@ fn build_view(
     // This file's ids: every alive slot of the runs it stores. Runs never overlap each
     // other (a slab copy only covers inherited slots), so each slot has one source: the
     // checkpoint's ID_INDEX, or the SLOT_SEG of a run added by the journal.
-    let mut layer = IdMap::new_layer();
+    let own_slots: usize = local.runs.iter().map(|d| d.count as usize).sum();
+    let mut layer = IdMap::new_layer(own_slots.saturating_sub(local.own_dead_count()));
     let mut index_pos = 0usize;
     for (i, d) in local.runs.iter().enumerate() {
         let from_index = i < checkpoint_runs;

@@ -104,6 +104,11 @@ pub(crate) struct LocalState {
 }
 
 impl LocalState {
+    /// Number of slots this file has killed (an upper bound of its dead own slots).
+    pub fn own_dead_count(&self) -> usize {
+        self.own_dead.ones().count()
+    }
+
     /// Applies one journal record (runs, dead slots and membership changes).
     pub fn apply_delta(&mut self, delta: &Delta) {
         self.runs.extend(delta.runs_added.iter().copied());
