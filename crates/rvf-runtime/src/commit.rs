@@ -7,7 +7,7 @@ use rvf_format::{
 };
 
 use crate::error::{Result, RvfError};
-use crate::local::LocalState;
+use crate::local::{LocalState, MembershipFilter};
 use crate::mmap::MappedFile;
 use crate::store::{lock_writer, RvfStore};
 use crate::writer::Writer;
@@ -92,7 +92,13 @@ impl RvfStore {
                 let file =
                     file.ok_or_else(|| RvfError::InvalidArgument("store has no file".into()))?;
                 let writer = self.writer_mut()?;
-                write_checkpoint(writer, &mut txn, &mut m, &next_local, &file)?;
+                write_checkpoint(
+                    writer,
+                    &mut txn,
+                    &mut m,
+                    &CheckpointState::of(&next_local),
+                    &file,
+                )?;
                 m.dead_bytes += old.checkpoint_bytes + old.journal_bytes;
             } else {
                 let writer = self.writer_mut()?;
@@ -104,31 +110,7 @@ impl RvfStore {
             }
         }
         let writer = self.writer_mut()?;
-        let manifest_id = txn.seg_id();
-        m.next_segment_id = txn.next_segment_id;
-        let payload = m.encode();
-        let seg = rvf_format::encode_segment(SegmentType::Manifest, manifest_id, m.epoch, &payload);
-        let offset = writer.end;
-        let mref = writer.append_segment(SegmentType::Manifest, manifest_id, m.epoch, &payload)?;
-        debug_assert_eq!(mref.offset, offset);
-        let hash = manifest_hash(&seg);
-        let root = RootSlot {
-            format_version: FORMAT_VERSION,
-            slot_index: RootSlot::slot_for_epoch(m.epoch),
-            read_features: if m.parent.is_some() {
-                rvf_format::layout::features::READ_COW_CHILD
-            } else {
-                0
-            },
-            write_features: 0,
-            file_id: m.file_id,
-            epoch: m.epoch,
-            manifest_offset: mref.offset,
-            manifest_len: mref.len,
-            committed_end: writer.end,
-            manifest_hash: hash,
-        };
-        writer.publish(root)?;
+        let (mref, hash) = write_manifest_and_root(writer, &mut txn, &mut m)?;
         let end = writer.end;
         next_local.manifest = m;
         next_local.manifest_ref = mref;
@@ -173,54 +155,100 @@ fn open_cost(delta_len: u64, delta: &Delta) -> u64 {
     delta_len + 64 + runs
 }
 
-fn write_checkpoint(
+/// The state a checkpoint records.
+pub(crate) struct CheckpointState<'a> {
+    pub runs: &'a [RunDesc],
+    pub own_dead: Vec<u64>,
+    pub membership: Option<&'a MembershipFilter>,
+}
+
+impl<'a> CheckpointState<'a> {
+    pub fn of(local: &'a LocalState) -> Self {
+        CheckpointState {
+            runs: &local.runs,
+            own_dead: local.own_dead.ones().collect(),
+            membership: local.membership.as_ref(),
+        }
+    }
+}
+
+/// Appends a checkpoint (COW_MAP, ID_INDEX, DEAD_SET, MEMBERSHIP) and points `m` at it
+/// with an empty journal. `file` must map every SLOT_SEG of `state.runs`.
+pub(crate) fn write_checkpoint(
     writer: &mut Writer,
     txn: &mut Txn,
     m: &mut Manifest,
-    local: &LocalState,
+    state: &CheckpointState<'_>,
     file: &MappedFile,
 ) -> Result<()> {
-    let runs = encode_run_table(&local.runs);
-    let cow = writer.append_segment(SegmentType::CowMap, txn.seg_id(), txn.epoch, &runs)?;
-    let ids = collect_ids(file, &local.runs)?;
-    let id_index = if ids.is_empty() {
-        SegRef::NONE
-    } else {
-        writer.append_segment(
-            SegmentType::IdIndex,
-            txn.seg_id(),
-            txn.epoch,
-            &encode_id_index(&ids),
-        )?
+    let mut append = |ty: SegmentType, payload: &[u8]| {
+        writer.append_segment(ty, txn.seg_id(), txn.epoch, payload)
     };
-    let dead: Vec<u64> = local.own_dead.ones().collect();
-    let dead_ref = if dead.is_empty() {
-        SegRef::NONE
-    } else {
-        writer.append_segment(
-            SegmentType::DeadSet,
-            txn.seg_id(),
-            txn.epoch,
-            &encode_dead_set(&dead),
-        )?
+    let cow = append(SegmentType::CowMap, &encode_run_table(state.runs))?;
+    let ids = collect_ids(file, state.runs)?;
+    let id_index = match ids.is_empty() {
+        true => SegRef::NONE,
+        false => append(SegmentType::IdIndex, &encode_id_index(&ids))?,
     };
-    let member_ref = match &local.membership {
+    let dead = match state.own_dead.is_empty() {
+        true => SegRef::NONE,
+        false => append(SegmentType::DeadSet, &encode_dead_set(&state.own_dead))?,
+    };
+    let members = match state.membership {
         Some(f) if !f.is_transparent() => {
             let ids: Vec<u64> = f.ids().collect();
-            let payload = encode_membership(f.mode().code(), &ids);
-            writer.append_segment(SegmentType::Membership, txn.seg_id(), txn.epoch, &payload)?
+            append(
+                SegmentType::Membership,
+                &encode_membership(f.mode().code(), &ids),
+            )?
         }
         _ => SegRef::NONE,
     };
     m.checkpoint_cow_map = cow;
-    m.checkpoint_dead_set = dead_ref;
-    m.checkpoint_membership = member_ref;
     m.checkpoint_id_index = id_index;
-    m.checkpoint_bytes = cow.len + dead_ref.len + member_ref.len + id_index.len;
+    m.checkpoint_dead_set = dead;
+    m.checkpoint_membership = members;
+    m.checkpoint_bytes = cow.len + id_index.len + dead.len + members.len;
     m.journal_head = SegRef::NONE;
     m.journal_count = 0;
     m.journal_bytes = 0;
     Ok(())
+}
+
+/// The root slot naming manifest `mref` (with `hash`) of generation `m`.
+pub(crate) fn root_for(m: &Manifest, mref: SegRef, committed_end: u64, hash: [u8; 32]) -> RootSlot {
+    RootSlot {
+        format_version: FORMAT_VERSION,
+        slot_index: RootSlot::slot_for_epoch(m.epoch),
+        read_features: if m.parent.is_some() {
+            rvf_format::layout::features::READ_COW_CHILD
+        } else {
+            0
+        },
+        write_features: 0,
+        file_id: m.file_id,
+        epoch: m.epoch,
+        manifest_offset: mref.offset,
+        manifest_len: mref.len,
+        committed_end,
+        manifest_hash: hash,
+    }
+}
+
+/// Appends the manifest of `m` (taking its segment id from `txn`) and publishes the
+/// root naming it. Returns the manifest's location and hash.
+pub(crate) fn write_manifest_and_root(
+    writer: &mut Writer,
+    txn: &mut Txn,
+    m: &mut Manifest,
+) -> Result<(SegRef, [u8; 32])> {
+    let manifest_id = txn.seg_id();
+    m.next_segment_id = txn.next_segment_id;
+    let seg = rvf_format::encode_segment(SegmentType::Manifest, manifest_id, m.epoch, &m.encode());
+    let mref = writer.append_encoded(&seg)?;
+    let hash = manifest_hash(&seg);
+    writer.publish(root_for(m, mref, writer.end, hash))?;
+    Ok((mref, hash))
 }
 
 /// The ids of the slots of `runs`, in run order, read from their SLOT_SEGs (each

@@ -4,13 +4,10 @@
 use std::fs::OpenOptions as FsOpenOptions;
 use std::path::PathBuf;
 
-use rvf_format::layout::{features, DATA_START, FORMAT_VERSION};
-use rvf_format::{
-    encode_dead_set, encode_id_index, encode_membership, encode_run_table, manifest_hash, Manifest,
-    RootSlot, RunDesc, RunKind, SegRef, SegmentType,
-};
+use rvf_format::layout::DATA_START;
+use rvf_format::{Manifest, RunDesc, RunKind, SegRef};
 
-use crate::commit::Txn;
+use crate::commit::{write_checkpoint, write_manifest_and_root, CheckpointState, Txn};
 use crate::error::{Result, RvfError};
 use crate::options::{Durability, OpenOptions};
 use crate::store::{lock_exclusive, lock_writer, RvfStore};
@@ -140,24 +137,6 @@ impl RvfStore {
         };
         m.dead_bytes = 0;
         m.index_root = SegRef::NONE;
-        let cow = writer.append_segment(
-            SegmentType::CowMap,
-            txn.seg_id(),
-            txn.epoch,
-            &encode_run_table(&runs),
-        )?;
-        let written = crate::mmap::MappedFile::map(tmp, writer.end)?;
-        let ids = crate::commit::collect_ids(&written, &runs)?;
-        let id_index = if ids.is_empty() {
-            SegRef::NONE
-        } else {
-            writer.append_segment(
-                SegmentType::IdIndex,
-                txn.seg_id(),
-                txn.epoch,
-                &encode_id_index(&ids),
-            )?
-        };
         let own_dead: Vec<u64> = if detach {
             Vec::new()
         } else {
@@ -167,58 +146,18 @@ impl RvfStore {
                 .filter(|&s| s < first_local)
                 .collect()
         };
-        let dead_ref = if own_dead.is_empty() {
-            SegRef::NONE
-        } else {
-            writer.append_segment(
-                SegmentType::DeadSet,
-                txn.seg_id(),
-                txn.epoch,
-                &encode_dead_set(&own_dead),
-            )?
+        let state = CheckpointState {
+            runs: &runs,
+            own_dead,
+            membership: self.local.membership.as_ref().filter(|_| !detach),
         };
-        let member_ref = match (&self.local.membership, detach) {
-            (Some(f), false) => {
-                let ids: Vec<u64> = f.ids().collect();
-                let payload = encode_membership(f.mode().code(), &ids);
-                writer.append_segment(SegmentType::Membership, txn.seg_id(), txn.epoch, &payload)?
-            }
-            _ => SegRef::NONE,
-        };
-        m.checkpoint_cow_map = cow;
-        m.checkpoint_dead_set = dead_ref;
-        m.checkpoint_membership = member_ref;
-        m.checkpoint_id_index = id_index;
-        m.checkpoint_bytes = cow.len + dead_ref.len + member_ref.len + id_index.len;
-        m.journal_head = SegRef::NONE;
-        m.journal_count = 0;
-        m.journal_bytes = 0;
+        let written = crate::mmap::MappedFile::map(tmp, writer.end)?;
+        write_checkpoint(&mut writer, &mut txn, &mut m, &state, &written)?;
         if detach {
             m.parent = None;
             m.lineage_depth = 0;
         }
-        let manifest_id = txn.seg_id();
-        m.next_segment_id = txn.next_segment_id;
-        let payload = m.encode();
-        let seg = rvf_format::encode_segment(SegmentType::Manifest, manifest_id, m.epoch, &payload);
-        let mref = writer.append_segment(SegmentType::Manifest, manifest_id, m.epoch, &payload)?;
-        let root = RootSlot {
-            format_version: FORMAT_VERSION,
-            slot_index: RootSlot::slot_for_epoch(m.epoch),
-            read_features: if m.parent.is_some() {
-                features::READ_COW_CHILD
-            } else {
-                0
-            },
-            write_features: 0,
-            file_id: m.file_id,
-            epoch: m.epoch,
-            manifest_offset: mref.offset,
-            manifest_len: mref.len,
-            committed_end: writer.end,
-            manifest_hash: manifest_hash(&seg),
-        };
-        writer.publish(root)
+        write_manifest_and_root(&mut writer, &mut txn, &mut m).map(|_| ())
     }
 
     /// Writes the vectors, ids and metadata of `slots` (of the current view) as one run

@@ -4,7 +4,7 @@ use std::fs::{File, OpenOptions as FsOpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rvf_format::layout::{self, DATA_START, FORMAT_VERSION};
+use rvf_format::layout::{self, DATA_START};
 use rvf_format::{manifest_hash, Manifest, Metadata, RootSlot, SegRef, SegmentType};
 
 use crate::error::{Result, RvfError};
@@ -189,22 +189,12 @@ impl RvfStore {
             len: seg.len() as u64,
         };
         body.extend_from_slice(&seg);
-        let root = RootSlot {
-            format_version: FORMAT_VERSION,
-            slot_index: RootSlot::slot_for_epoch(manifest.epoch),
-            read_features: if manifest.parent.is_some() {
-                layout::features::READ_COW_CHILD
-            } else {
-                0
-            },
-            write_features: 0,
-            file_id: manifest.file_id,
-            epoch: manifest.epoch,
-            manifest_offset: mref.offset,
-            manifest_len: mref.len,
-            committed_end: DATA_START + body.len() as u64,
-            manifest_hash: manifest_hash(&seg),
-        };
+        let root = crate::commit::root_for(
+            &manifest,
+            mref,
+            DATA_START + body.len() as u64,
+            manifest_hash(&seg),
+        );
         // One write of root area and segments, one sync: a crash before the sync leaves
         // either nothing or a file whose root hash check fails, never a misread store.
         let mut image = vec![0u8; DATA_START as usize];

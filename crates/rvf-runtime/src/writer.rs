@@ -64,10 +64,14 @@ impl Writer {
         epoch: u64,
         payload: &[u8],
     ) -> Result<SegRef> {
+        self.append_encoded(&encode_segment(seg_type, segment_id, epoch, payload))
+    }
+
+    /// Appends a segment already encoded with [`encode_segment`].
+    pub fn append_encoded(&mut self, bytes: &[u8]) -> Result<SegRef> {
         self.check_usable()?;
-        let bytes = encode_segment(seg_type, segment_id, epoch, payload);
         let offset = self.end;
-        if let Err(e) = self.file.write_all_at(&bytes, offset) {
+        if let Err(e) = self.file.write_all_at(bytes, offset) {
             return Err(self.fail("appending a segment", e));
         }
         self.end += bytes.len() as u64;
