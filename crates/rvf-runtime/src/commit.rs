@@ -272,3 +272,44 @@ pub(crate) fn collect_ids(file: &MappedFile, runs: &[RunDesc]) -> Result<Vec<u64
     }
     Ok(ids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIN_CHECKPOINT_TRIGGER;
+    use crate::{Durability, RvfOptions, RvfStore};
+
+    /// The journal that open must replay never outgrows the checkpoint (or the floor),
+    /// however many commits a store has seen.
+    #[test]
+    fn journal_stays_bounded_by_the_checkpoint() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("j.rvf");
+        let opts = RvfOptions {
+            dimension: 4,
+            durability: Durability::OnClose,
+            ..Default::default()
+        };
+        let mut s = RvfStore::create(&path, opts).unwrap();
+        let mut checkpoints = 0;
+        for i in 0..600u64 {
+            let before = s.local.manifest.checkpoint_cow_map;
+            s.ingest_batch(&[&[i as f32, 1.0, 2.0, 3.0]], &[i], None)
+                .unwrap();
+            if i % 3 == 0 {
+                s.delete(&[i / 2]).unwrap();
+            }
+            let m = &s.local.manifest;
+            assert!(m.journal_bytes <= m.checkpoint_bytes.max(MIN_CHECKPOINT_TRIGGER));
+            if m.checkpoint_cow_map != before {
+                checkpoints += 1;
+            }
+        }
+        assert!(
+            checkpoints >= 10,
+            "only {checkpoints} checkpoints in 600 commits"
+        );
+        s.close().unwrap();
+        let s = RvfStore::open(&path).unwrap();
+        assert_eq!(s.status().total_vectors, 600 - 200);
+    }
+}

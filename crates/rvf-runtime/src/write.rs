@@ -80,8 +80,7 @@ pub(crate) fn write_run(
     let norms = &rows.norms;
     let epoch = txn.epoch;
     let (vec_id, slot_id) = (txn.seg_id(), txn.seg_id());
-    let vref =
-        writer.append_vec_segment(vec_id, epoch, &layout, vectors.iter().copied(), norms)?;
+    let vref = writer.append_vec_segment(vec_id, epoch, &layout, vectors.iter().copied(), norms)?;
     let slot_payload = encode_slot_seg(first_slot, ids, metas);
     let sref = writer.append_segment(SegmentType::Slot, slot_id, epoch, &slot_payload)?;
     Ok(RunDesc {
