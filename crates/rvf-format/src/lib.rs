@@ -31,5 +31,5 @@ pub use runs::{
     RUN_DESC_LEN,
 };
 pub use segment::{encode_segment, read_segment, SegmentHeader, SegmentType};
-pub use sets::{decode_sorted_set, decode_sorted_values, encode_sorted_set, to_ranges};
+pub use sets::{decode_sorted_set, decode_sorted_values, encode_sorted_set, to_ranges, NO_LIMIT};
 pub use vecseg::{encode_slot_seg, SlotSeg, VecSegLayout, RUN_HEADER_LEN};

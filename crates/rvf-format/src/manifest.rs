@@ -103,6 +103,9 @@ pub struct Manifest {
     pub parent: Option<ParentRef>,
 }
 
+/// Exclusive bound of every counter in a manifest.
+pub const MAX_COUNTER: u64 = 1 << 62;
+
 /// Size of the fixed part of the manifest payload.
 pub const MANIFEST_FIXED_LEN: usize = 232;
 
@@ -262,6 +265,20 @@ impl Manifest {
         }
         if self.live_count > self.slot_count {
             return fail("more live vectors than slots".into());
+        }
+        // No real file reaches 2^62 of anything; bounding every counter here lets the
+        // writer add to them without overflow checks.
+        let counters = [
+            self.epoch,
+            self.slot_count,
+            self.next_segment_id,
+            self.journal_count,
+            self.journal_bytes,
+            self.checkpoint_bytes,
+            self.dead_bytes,
+        ];
+        if counters.iter().any(|&c| c >= MAX_COUNTER) {
+            return fail("a counter is impossibly large".into());
         }
         if let Some(p) = &self.parent {
             if p.relative_path.len() > MAX_PATH_LEN || p.original_path.len() > MAX_PATH_LEN {

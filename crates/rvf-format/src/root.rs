@@ -105,6 +105,7 @@ impl RootSlot {
         let manifest_len = r.u64()?;
         let committed_end = r.u64()?;
         let manifest_hash = r.array::<32>()?;
+        r.expect_zeros(12)?;
         if slot_index > 1 {
             return Err(FormatError::invalid(
                 what,

@@ -140,11 +140,14 @@ impl SegmentHeader {
             });
         }
         let seg_type = SegmentType::from_u8(r.u8()?)?;
-        let _flags = r.u8()?;
+        if r.u8()? != 0 {
+            return Err(FormatError::invalid(what, "unknown flags"));
+        }
         let segment_id = r.u64()?;
         let epoch = r.u64()?;
         let payload_len = r.u64()?;
         let payload_crc = r.u32()?;
+        r.expect_zeros(24)?;
         if payload_len > layout::MAX_PAYLOAD_LEN {
             return Err(FormatError::TooLarge {
                 what: "segment payload",

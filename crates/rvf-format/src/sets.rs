@@ -9,11 +9,12 @@ use crate::error::{FormatError, Result};
 pub fn encode_sorted_set(values: &[u64], out: &mut Vec<u8>) {
     let ranges = to_ranges(values);
     put_varint(out, ranges.len() as u64);
-    let mut prev_end = 0u64;
+    // Ends are u128: a range holding u64::MAX ends at 2^64.
+    let mut prev_end = 0u128;
     for (start, len) in ranges {
-        put_varint(out, start - prev_end);
+        put_varint(out, (u128::from(start) - prev_end) as u64);
         put_varint(out, len - 1);
-        prev_end = start + len;
+        prev_end = u128::from(start) + u128::from(len);
     }
 }
 
@@ -22,36 +23,33 @@ pub fn to_ranges(values: &[u64]) -> Vec<(u64, u64)> {
     let mut ranges: Vec<(u64, u64)> = Vec::new();
     for &v in values {
         match ranges.last_mut() {
-            Some((start, len)) if *start + *len == v => *len += 1,
+            Some((start, len)) if start.checked_add(*len) == Some(v) => *len += 1,
             _ => ranges.push((v, 1)),
         }
     }
     ranges
 }
 
-/// Decodes a set, calling `emit(start, len)` for each range. `limit` caps the largest
-/// value allowed (exclusive), so a hostile file cannot name slots that do not exist;
-/// the caller bounds memory by choosing what `emit` does (a bitset of `limit` bits).
+/// Every value a set of u64 may hold: its exclusive limit is 2^64.
+pub const NO_LIMIT: u128 = 1 << 64;
+
+/// Decodes a set, calling `emit(start, len)` for each range. `limit` caps the values
+/// allowed (exclusive; [`NO_LIMIT`] for any u64), so a hostile file cannot name slots
+/// that do not exist; the caller bounds memory by choosing what `emit` does.
 pub fn decode_sorted_set(
     r: &mut ByteReader<'_>,
-    limit: u64,
+    limit: u128,
     mut emit: impl FnMut(u64, u64),
 ) -> Result<()> {
     let raw = r.varint()?;
     let n = r.count(raw, 2)?;
-    let mut prev_end = 0u64;
+    let mut prev_end = 0u128;
     for _ in 0..n {
         let gap = r.varint()?;
-        let len = r.varint()?.checked_add(1);
-        let start = prev_end.checked_add(gap);
-        let end = match (start, len) {
-            (Some(s), Some(l)) => s.checked_add(l),
-            _ => None,
-        };
-        let (Some(start), Some(len), Some(end)) = (start, len, end) else {
-            return Err(FormatError::invalid("sorted set", "range overflows u64"));
-        };
-        if end > limit {
+        let len = u128::from(r.varint()?) + 1;
+        let start = prev_end + u128::from(gap);
+        let end = start + len;
+        if end > limit.min(NO_LIMIT) {
             return Err(FormatError::invalid(
                 "sorted set",
                 format!("range {start}..{end} exceeds the limit {limit}"),
@@ -63,7 +61,8 @@ pub fn decode_sorted_set(
                 "adjacent ranges are not merged",
             ));
         }
-        emit(start, len);
+        // Both fit in u64: end <= 2^64 and len <= end - start.
+        emit(start as u64, len as u64);
         prev_end = end;
     }
     Ok(())
@@ -74,13 +73,13 @@ pub fn decode_sorted_values(r: &mut ByteReader<'_>, max_values: u64) -> Result<V
     let mut out = Vec::new();
     let mut total = 0u64;
     let mut overflow = false;
-    decode_sorted_set(r, u64::MAX, |start, len| {
+    decode_sorted_set(r, NO_LIMIT, |start, len| {
         total = total.saturating_add(len);
         if total > max_values {
             overflow = true;
             return;
         }
-        out.extend(start..start + len);
+        out.extend((0..len).map(|k| start + k));
     })?;
     if overflow {
         return Err(FormatError::TooLarge {
@@ -119,7 +118,7 @@ mod tests {
 
     #[test]
     fn large_values_round_trip() {
-        let values = [0, 1, 2, u64::MAX - 2, u64::MAX - 1];
+        let values = [0, 1, 2, u64::MAX - 2, u64::MAX - 1, u64::MAX];
         let mut buf = Vec::new();
         encode_sorted_set(&values, &mut buf);
         let back = decode_sorted_values(&mut ByteReader::new(&buf, "t"), 10).unwrap();
@@ -132,6 +131,8 @@ mod tests {
         encode_sorted_set(&[5, 6, 100], &mut buf);
         let mut r = ByteReader::new(&buf, "t");
         assert!(decode_sorted_set(&mut r, 50, |_, _| {}).is_err());
+        let mut r = ByteReader::new(&buf, "t");
+        assert!(decode_sorted_set(&mut r, 101, |_, _| {}).is_ok());
     }
 
     #[test]

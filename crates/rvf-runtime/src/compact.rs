@@ -82,7 +82,7 @@ impl RvfStore {
             .open(tmp)
             .map_err(|e| RvfError::io(tmp, "creating the compacted file", e))?;
         lock_exclusive(tmp, &file)?;
-        let mut writer = Writer::new(file, tmp, DATA_START, Durability::EveryCommit);
+        let mut writer = Writer::new(file, tmp, DATA_START, Durability::EveryCommit, 1);
         let old = &self.local.manifest;
         let mut txn = Txn {
             epoch: old.epoch + 1,

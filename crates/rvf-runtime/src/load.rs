@@ -191,7 +191,7 @@ pub(crate) fn load_generation(
         let (_, p) = read_segment(bytes, off, SegmentType::DeadSet, true).map_err(err(off))?;
         let mut r = ByteReader::new(p, "DEAD_SET");
         let own_dead = &mut local.own_dead;
-        decode_sorted_set(&mut r, slot_limit, |start, len| {
+        decode_sorted_set(&mut r, u128::from(slot_limit), |start, len| {
             own_dead.set_range(start, len)
         })
         .map_err(err(off))?;

@@ -134,7 +134,7 @@ impl RvfStore {
     /// in-memory state of a branch's parent so the child need not re-read it.
     pub(crate) fn create_with_manifest(
         path: &Path,
-        mut manifest: Manifest,
+        manifest: Manifest,
         durability: Durability,
         search: ParentSearch,
         parent: Option<&View>,
@@ -150,6 +150,23 @@ impl RvfStore {
                 },
                 _ => RvfError::io(path, "creating the file", e),
             })?;
+        // A file that could not be fully written is removed, so a retry is not refused
+        // with `AlreadyExists` and no unreadable file is left behind.
+        let result = Self::init_new_file(path, file, manifest, durability, search, parent);
+        if result.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+
+    fn init_new_file(
+        path: &Path,
+        file: File,
+        mut manifest: Manifest,
+        durability: Durability,
+        search: ParentSearch,
+        parent: Option<&View>,
+    ) -> Result<RvfStore> {
         lock_exclusive(path, &file)?;
         // The new file holds an empty COW map (and, for a branch, an empty membership
         // filter) as its checkpoint, then the manifest: a few hundred bytes whatever the
@@ -214,7 +231,7 @@ impl RvfStore {
             }
             None => load::load_generation(mapped, mref, None, &search, 0)?,
         };
-        let writer = Writer::new(file, path, root.committed_end, durability);
+        let writer = Writer::new(file, path, root.committed_end, durability, root.slot_index);
         Ok(RvfStore {
             path: path.to_path_buf(),
             writer: Some(Mutex::new(writer)),
@@ -296,6 +313,7 @@ impl RvfStore {
                 path,
                 root.committed_end,
                 options.durability,
+                root.slot_index,
             ))
         });
         let mut store = RvfStore {
@@ -398,7 +416,9 @@ impl RvfStore {
             metric: self.view.config.metric,
             epoch: m.epoch,
             segment_count: m.next_segment_id.saturating_sub(1),
-            dead_bytes: m.dead_bytes + dead_local * per_slot,
+            dead_bytes: m
+                .dead_bytes
+                .saturating_add(dead_local.saturating_mul(per_slot)),
             read_only: self.writer.is_none(),
             frozen: m.frozen,
             lineage_depth: m.lineage_depth,

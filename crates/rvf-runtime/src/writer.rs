@@ -27,17 +27,29 @@ pub(crate) struct Writer {
     pub durability: Durability,
     /// A root written in memory but not yet published (durability `OnClose`).
     pending_root: Option<RootSlot>,
+    /// Slot holding the last published root; the next root goes to the other one, so a
+    /// torn root write can only ever cost the generation being published. (With
+    /// `OnClose`, several commits pass between publications, so the epoch's parity
+    /// cannot choose the slot.)
+    published_slot: u16,
     poisoned: Option<String>,
 }
 
 impl Writer {
-    pub fn new(file: File, path: &Path, end: u64, durability: Durability) -> Writer {
+    pub fn new(
+        file: File,
+        path: &Path,
+        end: u64,
+        durability: Durability,
+        published_slot: u16,
+    ) -> Writer {
         Writer {
             file,
             path: path.to_path_buf(),
             end: align_up(end, SEGMENT_ALIGN),
             durability,
             pending_root: None,
+            published_slot,
             poisoned: None,
         }
     }
@@ -170,10 +182,11 @@ impl Writer {
         Ok(())
     }
 
-    fn write_root(&mut self, root: RootSlot) -> Result<()> {
+    fn write_root(&mut self, mut root: RootSlot) -> Result<()> {
         if let Err(e) = self.file.sync_data() {
             return Err(self.fail("syncing data before the root", e));
         }
+        root.slot_index = 1 - self.published_slot.min(1);
         let offset = RootSlot::offset_of(root.slot_index);
         if let Err(e) = self.file.write_all_at(&root.encode(), offset) {
             return Err(self.fail("writing the root", e));
@@ -181,6 +194,7 @@ impl Writer {
         if let Err(e) = self.file.sync_data() {
             return Err(self.fail("syncing the root", e));
         }
+        self.published_slot = root.slot_index;
         Ok(())
     }
 }
