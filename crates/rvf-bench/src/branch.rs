@@ -27,6 +27,7 @@ pub fn run(env: &Env, data: &mut Datasets, rows: &mut Vec<Row>) -> BenchResult<(
     }
     let n = ds.base.len();
     let parent = stores::cached(&env.data_dir, ds, n)?;
+    env.settle();
     query_overhead(&parent, ds, &env.scale, &scratch, rows)?;
     growth(&parent, ds, &env.scale, &scratch, rows)?;
     Ok(())

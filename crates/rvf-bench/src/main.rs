@@ -7,7 +7,9 @@
 mod branch;
 mod data;
 mod docs;
+mod exact;
 mod ingest;
+mod machine;
 mod open;
 mod peer;
 mod report;
@@ -49,6 +51,13 @@ struct Cli {
     /// Do not write a report file, only print the table.
     #[arg(long, global = true)]
     no_report: bool,
+    /// Before each part, wait up to this many seconds for other processes to leave the
+    /// CPUs idle (under 10 % busy).
+    #[arg(long, global = true, default_value_t = 0)]
+    wait_quiet: u64,
+    /// Keep the scratch stores under <data-dir>/tmp (for profiling them).
+    #[arg(long, global = true)]
+    keep_scratch: bool,
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq, Debug)]
@@ -71,6 +80,8 @@ pub struct Scale {
     /// Synthetic base sizes (128-d) searched; the last one is also ingested and branched.
     pub synthetic: Vec<usize>,
     pub dim: usize,
+    /// Search rounds (ours then the peer's); each side keeps its best round.
+    pub rounds: usize,
     pub single_queries: usize,
     pub batch_queries: usize,
     pub batch_reps: usize,
@@ -96,6 +107,7 @@ impl Scale {
                 quick,
                 synthetic: vec![20_000, 100_000],
                 dim: 128,
+                rounds: 1,
                 single_queries: 50,
                 batch_queries: 200,
                 batch_reps: 1,
@@ -117,13 +129,14 @@ impl Scale {
                 quick,
                 synthetic: vec![200_000, 1_000_000],
                 dim: 128,
+                rounds: 3,
                 single_queries: 200,
                 batch_queries: 1000,
                 batch_reps: 3,
                 warmup: 5,
                 k: 10,
                 ingest_batch: 100_000,
-                ingest_reps: 3,
+                ingest_reps: 5,
                 open_commits: 10_000,
                 open_deletes: 100_000,
                 open_reps: 15,
@@ -149,6 +162,17 @@ pub struct Env {
     pub minilm_dir: PathBuf,
     pub scale: Scale,
     pub peer: Peer,
+    /// `--wait-quiet`: how long to wait for idle CPUs before a measurement.
+    pub wait_quiet: Option<std::time::Duration>,
+}
+
+impl Env {
+    /// Waits (up to `--wait-quiet`) for other processes to leave the CPUs idle.
+    pub fn settle(&self) {
+        if let Some(max) = self.wait_quiet {
+            machine::wait_quiet(max);
+        }
+    }
 }
 
 /// The datasets, loaded (or generated) on first use and kept for later benchmarks.
@@ -217,6 +241,7 @@ fn main() {
 fn run() -> BenchResult<()> {
     let cli = Cli::parse();
     progress("rvf-bench starting");
+    stores::KEEP_SCRATCH.store(cli.keep_scratch, std::sync::atomic::Ordering::Relaxed);
     let root = workspace_root();
     let data_dir = cli
         .data_dir
@@ -235,27 +260,41 @@ fn run() -> BenchResult<()> {
         data_dir,
         minilm_dir,
         scale,
+        wait_quiet: (cli.wait_quiet > 0).then(|| std::time::Duration::from_secs(cli.wait_quiet)),
     };
     let peer_info = env.peer.run(&["info".into()]);
 
     let mut rows: Vec<Row> = Vec::new();
     let part = cli.part;
-    if matches!(part, Part::All | Part::Ingest) {
-        ingest::run(&env, &mut data, &mut rows)?;
-    }
-    if matches!(part, Part::All | Part::Search) {
-        search::run(&env, &mut data, &mut rows)?;
-    }
-    if matches!(part, Part::All | Part::Open) {
-        open::run(&env, &mut data, &mut rows)?;
-    }
-    if matches!(part, Part::All | Part::Branch) {
-        branch::run(&env, &mut data, &mut rows)?;
+    let load_start = machine::loadavg();
+    let mut contention = Vec::new();
+    type Bench = fn(&Env, &mut Datasets, &mut Vec<Row>) -> BenchResult<()>;
+    let parts: [(Part, &str, Bench); 4] = [
+        (Part::Ingest, "ingest", ingest::run),
+        (Part::Search, "search", search::run),
+        (Part::Open, "open", open::run),
+        (Part::Branch, "branch", branch::run),
+    ];
+    for (p, name, bench) in parts {
+        if part != Part::All && part != p {
+            continue;
+        }
+        env.settle();
+        let before = machine::CpuSample::now();
+        bench(&env, &mut data, &mut rows)?;
+        if let (Some(a), Some(b)) = (before, machine::CpuSample::now()) {
+            contention.push((name.to_string(), a.others_percent(&b)));
+        }
     }
     rows.sort_by_key(|r| r.section);
 
-    let command = command_line(&cli);
-    let doc = docs::render(&env, &command, Peer::find(&peer_info, "info"), &rows);
+    let run = docs::RunInfo {
+        command: command_line(&cli),
+        contention,
+        load_start,
+        load_end: machine::loadavg(),
+    };
+    let doc = docs::render(&env, &run, Peer::find(&peer_info, "info"), &rows);
     println!("{doc}");
     let report = match (&cli.report, cli.no_report) {
         (_, true) => None,
@@ -283,6 +322,9 @@ fn command_line(cli: &Cli) -> String {
     }
     if cli.no_peer {
         cmd.push_str(" --no-peer");
+    }
+    if cli.wait_quiet > 0 {
+        cmd.push_str(&format!(" --wait-quiet {}", cli.wait_quiet));
     }
     cmd
 }

@@ -56,7 +56,7 @@ pub fn table(rows: &[Row]) -> String {
     out.push_str("|---|---|---|---|---:|---|\n");
     for r in rows {
         let ratio = match r.ratio {
-            Some(x) if x < 1.0 => format!("**{x:.2}** (lose)"),
+            Some(x) if x < 0.995 => format!("**{x:.2}** (lose)"),
             Some(x) => format!("{x:.2}"),
             None => "–".into(),
         };

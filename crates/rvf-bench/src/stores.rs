@@ -1,6 +1,8 @@
 //! Building RVF stores from datasets, and keeping the expensive ones between runs.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use rvf_runtime::{Durability, RvfOptions, RvfStore};
 
@@ -50,10 +52,30 @@ pub fn is_complete(path: &Path, ds: &Dataset, n: usize) -> bool {
         .is_ok_and(|s| s.len() == n as u64 && usize::from(s.dimension()) == ds.base.dim)
 }
 
-/// The kept store of the first `n` rows of `ds`, built if missing or incomplete.
+/// Stores built by this process. Stores left by an earlier run are rebuilt, since the
+/// runtime (and its file layout) may have changed since; building costs seconds.
+static BUILT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Records that this process built the complete store at `path`.
+pub fn mark_built(path: &Path) {
+    BUILT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(path.to_path_buf());
+}
+
+fn built_here(path: &Path) -> bool {
+    BUILT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .any(|p| p == path)
+}
+
+/// The kept store of the first `n` rows of `ds`, built by this process if needed.
 pub fn cached(dir: &Path, ds: &Dataset, n: usize) -> BenchResult<PathBuf> {
     let path = cached_path(dir, ds, n);
-    if is_complete(&path, ds, n) {
+    if built_here(&path) && is_complete(&path, ds, n) {
         return Ok(path);
     }
     std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
@@ -61,6 +83,7 @@ pub fn cached(dir: &Path, ds: &Dataset, n: usize) -> BenchResult<PathBuf> {
     crate::progress(format!("building store {}", path.display()));
     let (res, t) = timed(|| build(&path, ds, n, LOAD_BATCH));
     res?;
+    mark_built(&path);
     crate::progress(format!("built in {}", fmt_secs(t.as_secs_f64())));
     Ok(path)
 }
@@ -71,6 +94,9 @@ pub fn remove_if_exists(path: &Path) -> BenchResult<()> {
         _ => Ok(()),
     }
 }
+
+/// Set by `--keep-scratch`: scratch directories survive the run (for profiling).
+pub static KEEP_SCRATCH: AtomicBool = AtomicBool::new(false);
 
 /// A scratch directory under the data directory, emptied now and removed on drop.
 pub struct Scratch {
@@ -94,6 +120,8 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !KEEP_SCRATCH.load(Ordering::Relaxed) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
