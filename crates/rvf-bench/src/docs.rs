@@ -106,9 +106,10 @@ const METHOD: &str = "
    BLAS thread, one `search` call per query. A few warm-up queries first (they also run RVF's
    lazy checksum check of every vector segment). Ours and faiss alternate for a number of
    rounds (3 in the full run) and each side reports its best round, to blunt bursts of load
-   from other processes on a shared machine. Recall@10 compares our ids with faiss's and,
-   for MiniLM, with the shipped exact top-100; \"counting float ties\" also accepts an id whose
-   exact (f64) distance equals the reference's 10th within 1e-5 relative.
+   from other processes on a shared machine. Recall@10 compares our ids with an exact
+   top-10 (synthetic: f64 brute force, cached in `bench-data/`; MiniLM: the shipped exact
+   top-100) and with faiss's ids; \"counting float ties\" would also accept an id whose exact
+   (f64) distance equals the reference's 10th within 1e-5 relative.
 2. **Batch search.** One `query_batch` of all queries with `QueryOptions { threads: 2 }`
    against one faiss `search` call with 2 OpenMP/BLAS threads; median of the repetitions.
    faiss 1.15 switches from its SIMD scan to BLAS `sgemm` when queries × dim ≥ 128,000
@@ -138,7 +139,8 @@ MiniLM is 50,000 real all-MiniLM-L6-v2 embeddings (384-d, L2-normalised) with 1,
 
 Reproduce: `cargo run --release -p rvf-bench -- all` (creates `bench/.venv` on first use);
 parts: `-- search`, `-- ingest`, `-- open`, `-- branch`; `--quick` for small sizes,
-`--no-peer` to skip faiss.
+`--no-peer` to skip faiss, `--wait-quiet SECS` to wait for idle CPUs before each
+measurement (the machine line above gives the CPU share other processes took anyway).
 ";
 
 fn s(v: &Value) -> String {

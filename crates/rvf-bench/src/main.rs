@@ -55,7 +55,7 @@ struct Cli {
     /// CPUs idle (under 10 % busy).
     #[arg(long, global = true, default_value_t = 0)]
     wait_quiet: u64,
-    /// Keep the scratch stores under <data-dir>/tmp (for profiling them).
+    /// Keep the stores under <data-dir>/tmp and <data-dir>/stores (for profiling them).
     #[arg(long, global = true)]
     keep_scratch: bool,
 }
@@ -287,6 +287,11 @@ fn run() -> BenchResult<()> {
         }
     }
     rows.sort_by_key(|r| r.section);
+    // Stores are rebuilt by every run (see `stores::cached`), so none is worth keeping.
+    if !cli.keep_scratch {
+        let _ = std::fs::remove_dir_all(env.data_dir.join("stores"));
+        let _ = std::fs::remove_dir(env.data_dir.join("tmp"));
+    }
 
     let run = docs::RunInfo {
         command: command_line(&cli),

@@ -27,10 +27,50 @@ impl Bitset {
         }
     }
 
+    /// Sets bits `start..start + len`, a word at a time.
     pub fn set_range(&mut self, start: u64, len: u64) {
-        for i in start..start + len {
-            self.set(i);
+        if len == 0 {
+            return;
         }
+        let end = start + len;
+        let last_word = ((end - 1) / 64) as usize;
+        if last_word >= self.words.len() {
+            self.words.resize(last_word + 1, 0);
+        }
+        let mut i = start;
+        while i < end {
+            let w = (i / 64) as usize;
+            let lo = i % 64;
+            let hi = (end - (i - lo)).min(64);
+            let mask = if hi - lo == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << (hi - lo)) - 1) << lo
+            };
+            self.words[w] |= mask;
+            i += hi - lo;
+        }
+    }
+
+    /// Sets every bit that is set in `other`.
+    pub fn or(&mut self, other: &Bitset) {
+        if other.words.len() > self.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (w, o) in self.words.iter_mut().zip(&other.words) {
+            *w |= o;
+        }
+    }
+
+    /// Clears every bit that is set in `other`.
+    pub fn and_not(&mut self, other: &Bitset) {
+        for (w, o) in self.words.iter_mut().zip(&other.words) {
+            *w &= !o;
+        }
+    }
+
+    pub fn count_ones(&self) -> u64 {
+        self.words.iter().map(|w| u64::from(w.count_ones())).sum()
     }
 
     /// Bits `0..len` of the complement of `other` (bits at `len` and above are clear).
@@ -59,11 +99,6 @@ impl Bitset {
         })
     }
 
-    #[cfg(test)]
-    pub fn count_ones(&self) -> u64 {
-        self.words.iter().map(|w| u64::from(w.count_ones())).sum()
-    }
-
     /// The word holding bit `i`'s 64-bit neighbourhood (for fast scans).
     pub fn word(&self, w: usize) -> u64 {
         self.words.get(w).copied().unwrap_or(0)
@@ -88,6 +123,16 @@ mod tests {
         assert_eq!(b.count_ones(), 3);
         b.clear(3);
         assert!(!b.get(3));
+        let mut r = Bitset::default();
+        r.set_range(60, 70);
+        assert_eq!(r.ones().collect::<Vec<_>>(), (60..130).collect::<Vec<_>>());
+        r.set_range(0, 64);
+        assert_eq!(r.count_ones(), 130);
+        r.and_not(&b);
+        let mut o = Bitset::default();
+        o.or(&b);
+        assert_eq!(o, b);
+        assert!(!r.get(65) && r.get(64) && r.get(129));
         let c = Bitset::complement_prefix(&b, 70);
         assert!(c.get(0) && !c.get(65) && c.get(69) && !c.get(70) && !c.get(130));
         assert_eq!(c.count_ones(), 69);

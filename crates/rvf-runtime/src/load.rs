@@ -313,15 +313,8 @@ fn build_view(
                     (k, r)
                 })
                 .collect();
+            let dead = Bitset::complement_prefix(&v.visible, v.slot_count);
             let base_visible = Arc::new(v.visible);
-            let mut dead = Bitset::default();
-            for r in runs.values() {
-                for s in r.first_slot..r.end_slot() {
-                    if !base_visible.get(s) {
-                        dead.set(s);
-                    }
-                }
-            }
             View {
                 config,
                 files,
@@ -363,9 +356,7 @@ fn build_view(
         }
         view.insert_run(make_run(d, &config, 0));
     }
-    for s in local.own_dead.ones() {
-        view.dead.set(s);
-    }
+    view.dead.or(&local.own_dead);
     // This file's ids: every alive slot of the runs it stores. Runs never overlap each
     // other (a slab copy only covers inherited slots), so each slot has one source: the
     // checkpoint's ID_INDEX, or the SLOT_SEG of a run added by the journal.
@@ -422,9 +413,20 @@ pub(crate) fn recompute_visible(
     view: &mut View,
     membership: Option<&MembershipFilter>,
 ) -> Result<()> {
+    let filter = membership.filter(|m| !m.is_transparent());
+    if filter.is_none() {
+        // Without a filter, visible = covered by a run and not dead: word operations.
+        let mut visible = Bitset::default();
+        for run in view.runs.values() {
+            visible.set_range(run.first_slot, u64::from(run.count));
+        }
+        visible.and_not(&view.dead);
+        view.visible_count = visible.count_ones();
+        view.visible = visible;
+        return Ok(());
+    }
     let mut visible = Bitset::default();
     let mut count = 0u64;
-    let filter = membership.filter(|m| !m.is_transparent());
     for run in view.runs.values() {
         let seg = match filter {
             Some(_) => {

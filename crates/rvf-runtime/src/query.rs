@@ -15,6 +15,18 @@ const SCAN_BLOCK: usize = 256;
 const TILE_VECTORS: usize = 128;
 const TILE_QUERIES: usize = 64;
 
+/// Cosine screening error bound: the screened and exact formulas differ by a few ulps of
+/// a value at most 2.
+const COSINE_MARGIN: f32 = 1e-5;
+
+fn inverse_norm(sq_norm: f32) -> f32 {
+    if sq_norm > 0.0 {
+        1.0 / sq_norm.sqrt()
+    } else {
+        0.0
+    }
+}
+
 /// The distance of the cosine metric from a dot product and the two squared norms.
 /// Shared by every path so single, batch and model results agree bit for bit.
 #[inline]
@@ -243,10 +255,15 @@ impl Batch<'_> {
         let nq_total = self.queries.len();
         let mut tops: Vec<TopK> = (0..nq_total).map(|_| TopK::new(self.k)).collect();
         let mut dots = vec![0f32; TILE_QUERIES * TILE_VECTORS];
-        // L2 uses |q|^2 + |v|^2 - 2 q.v to screen candidates at tile speed, then recomputes
-        // the exact distance of any candidate that could enter the top-k. The screen's
-        // error is bounded by `l2_screen_margin`, so no true candidate is missed.
-        let eps = (dim as f32 + 32.0) * f32::EPSILON * 2.0;
+        let mut screen = vec![0f32; TILE_VECTORS];
+        let mut inv_v = vec![0f32; TILE_VECTORS];
+        let metric = view.config.metric;
+        // L2 screens with |q|^2 + |v|^2 - 2 q.v from the tile's dot products. Its float
+        // error, and that of the exact distance it stands for, are each below
+        // (dim + 32) * eps * (|q| + |v|)^2 <= 2 (dim + 32) * eps * (|q|^2 + |v|^2), so
+        // a pair whose screened value minus twice that bound exceeds the threshold
+        // cannot enter the top-k; every other pair gets its exact distance.
+        let l2_margin = 4.0 * (dim as f32 + 32.0) * f32::EPSILON;
         for &(run, start, count) in chunk {
             let file = view.file(run)?;
             let vectors = run.vectors(file, view.config.dim)?;
@@ -262,28 +279,61 @@ impl Batch<'_> {
                     let qs = self.flat.get(q0 * dim..(q0 + nq) * dim).unwrap_or(&[]);
                     let out = &mut dots[..nq * nv];
                     dot_tile(qs, nq, block, nv, dim, out);
+                    let tile_norms = norms.get(v0..v0 + nv).unwrap_or(&[]);
+                    if metric == DistanceMetric::Cosine && q0 == 0 {
+                        for (inv, &vn) in inv_v.iter_mut().zip(tile_norms) {
+                            *inv = inverse_norm(vn);
+                        }
+                    }
                     for qi in 0..nq {
                         let q_index = q0 + qi;
                         let top = &mut tops[q_index];
                         let qn = self.q_norms[q_index];
                         let row = &out[qi * nv..(qi + 1) * nv];
-                        for (vi, &dot) in row.iter().enumerate() {
+                        // Screen a whole row with branch-free arithmetic: a lower bound of
+                        // each pair's distance. Most rows hold no candidate once the
+                        // top-k has filled, and are skipped after one vector min.
+                        let screen = &mut screen[..row.len().min(tile_norms.len())];
+                        match metric {
+                            DistanceMetric::InnerProduct => {
+                                for (s, &dot) in screen.iter_mut().zip(row) {
+                                    *s = -dot;
+                                }
+                            }
+                            DistanceMetric::L2 => {
+                                for ((s, &dot), &vn) in screen.iter_mut().zip(row).zip(tile_norms) {
+                                    *s = qn + vn - 2.0 * dot - l2_margin * (qn + vn);
+                                }
+                            }
+                            DistanceMetric::Cosine => {
+                                let inv_q = inverse_norm(qn);
+                                for ((s, &dot), &iv) in screen.iter_mut().zip(row).zip(&inv_v) {
+                                    *s = 1.0 - dot * inv_q * iv - COSINE_MARGIN;
+                                }
+                            }
+                        }
+                        let mut threshold = top.threshold();
+                        let lowest = screen
+                            .iter()
+                            .fold(f32::INFINITY, |m, &x| if x < m { x } else { m });
+                        if lowest > threshold {
+                            continue;
+                        }
+                        for (vi, &bound) in screen.iter().enumerate() {
+                            if bound > threshold {
+                                continue;
+                            }
                             let v_index = v0 + vi;
-                            let vn = norms.get(v_index).copied().unwrap_or(0.0);
-                            let threshold = top.threshold();
-                            let d = match view.config.metric {
-                                DistanceMetric::InnerProduct => -dot,
-                                DistanceMetric::Cosine => cosine_distance(dot, qn, vn),
+                            let d = match metric {
+                                DistanceMetric::InnerProduct => bound,
                                 DistanceMetric::L2 => {
-                                    let approx = qn + vn - 2.0 * dot;
-                                    let margin = eps * (qn.sqrt() + vn.sqrt()).powi(2);
-                                    if approx - margin > threshold {
-                                        continue;
-                                    }
                                     let v = vectors
                                         .get(v_index * dim..(v_index + 1) * dim)
                                         .unwrap_or(&[]);
                                     l2_sq(self.queries[q_index], v)
+                                }
+                                DistanceMetric::Cosine => {
+                                    cosine_distance(row[vi], qn, tile_norms[vi])
                                 }
                             };
                             if d > threshold {
@@ -307,6 +357,7 @@ impl Batch<'_> {
                                 }
                             }
                             top.push(d, id);
+                            threshold = top.threshold();
                         }
                     }
                     q0 += nq;
