@@ -1,9 +1,9 @@
-//! decode_id_index (ID_INDEX checkpoint payload): never panics; accepts exactly one id
+//! IdIndex::decode (ID_INDEX checkpoint payload): never panics; accepts exactly one id
 //! per slot of its run table and encodes back to the input.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rvf_format::{decode_id_index, encode_id_index, RunDesc, RunKind};
+use rvf_format::{encode_id_index, IdIndex, RunDesc, RunKind};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&n, rest)) = data.split_first() else {
@@ -24,9 +24,10 @@ fuzz_target!(|data: &[u8]| {
             slot_seg_len: 128,
         })
         .collect();
-    if let Ok(ids) = decode_id_index(payload, &runs) {
+    if let Ok(index) = IdIndex::decode(payload, &runs) {
         let slots: u64 = runs.iter().map(|r| u64::from(r.count)).sum();
-        assert_eq!(ids.len() as u64, slots);
+        assert_eq!(index.len() as u64, slots);
+        let ids: Vec<u64> = (0..index.len()).map(|i| index.get(i)).collect();
         assert_eq!(encode_id_index(&ids), payload);
     }
 });

@@ -27,8 +27,7 @@ pub use metadata::{
 };
 pub use root::{choose_root, RootSlot};
 pub use runs::{
-    decode_id_index, decode_run_table, encode_id_index, encode_run_table, RunDesc, RunKind,
-    RUN_DESC_LEN,
+    decode_run_table, encode_id_index, encode_run_table, IdIndex, RunDesc, RunKind, RUN_DESC_LEN,
 };
 pub use segment::{encode_segment, read_segment, SegmentHeader, SegmentType};
 pub use sets::{decode_sorted_set, decode_sorted_values, encode_sorted_set, to_ranges, NO_LIMIT};

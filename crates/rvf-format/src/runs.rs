@@ -150,8 +150,12 @@ mod tests {
             slot_seg_len: 0,
         }];
         let bytes = encode_id_index(&[5, 6, 7]);
-        assert_eq!(decode_id_index(&bytes, &runs).unwrap(), vec![5, 6, 7]);
-        assert!(decode_id_index(&bytes[..16], &runs).is_err());
+        let index = IdIndex::decode(&bytes, &runs).unwrap();
+        assert_eq!(
+            (index.len(), index.get(0), index.get(2), index.get(3)),
+            (3, 5, 7, 0)
+        );
+        assert!(IdIndex::decode(&bytes[..16], &runs).is_err());
     }
 
     #[test]
@@ -162,19 +166,40 @@ mod tests {
     }
 }
 
-/// ID_INDEX payload: the ids of the slots of `runs`, concatenated in run order.
-pub fn decode_id_index(payload: &[u8], runs: &[RunDesc]) -> Result<Vec<u64>> {
-    let expected: u64 = runs.iter().map(|r| u64::from(r.count)).sum();
-    if payload.len() as u64 != expected.saturating_mul(8) {
-        return Err(FormatError::invalid(
-            "ID_INDEX",
-            format!("{} bytes for {expected} slots", payload.len()),
-        ));
+/// An ID_INDEX payload checked against its run table, read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct IdIndex<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> IdIndex<'a> {
+    /// The payload holds the ids of the slots of `runs`, concatenated in run order.
+    pub fn decode(payload: &'a [u8], runs: &[RunDesc]) -> Result<IdIndex<'a>> {
+        let expected: u64 = runs.iter().map(|r| u64::from(r.count)).sum();
+        if payload.len() as u64 != expected.saturating_mul(8) {
+            return Err(FormatError::invalid(
+                "ID_INDEX",
+                format!("{} bytes for {expected} slots", payload.len()),
+            ));
+        }
+        Ok(IdIndex { bytes: payload })
     }
-    Ok(payload
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect())
+
+    /// The `i`-th id (0 past the end, which callers avoid).
+    pub fn get(&self, i: usize) -> u64 {
+        self.bytes
+            .get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len() / 8
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
 }
 
 pub fn encode_id_index(ids: &[u64]) -> Vec<u8> {

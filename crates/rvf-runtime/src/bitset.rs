@@ -29,7 +29,10 @@ impl Bitset {
 
     /// Sets bits `start..start + len`, a word at a time.
     pub fn set_range(&mut self, start: u64, len: u64) {
-        if len == 0 {
+        if len <= 1 {
+            if len == 1 {
+                self.set(start);
+            }
             return;
         }
         let end = start + len;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use rvf_format::layout::{self, DATA_START, MAX_LINEAGE_DEPTH};
 use rvf_format::{
-    choose_root, decode_id_index, decode_membership, decode_run_table, decode_sorted_set,
-    manifest_hash, read_segment, ByteReader, Delta, FormatError, Manifest, MetricCode, RootSlot,
-    RunDesc, RunKind, SegRef, SegmentType, VecSegLayout,
+    choose_root, decode_membership, decode_run_table, decode_sorted_set, manifest_hash,
+    read_segment, ByteReader, Delta, FormatError, IdIndex, Manifest, MetricCode, RootSlot, RunDesc,
+    RunKind, SegRef, SegmentType, VecSegLayout,
 };
 
 use crate::bitset::Bitset;
@@ -173,11 +173,11 @@ pub(crate) fn load_generation(
         let (_, p) = read_segment(bytes, off, SegmentType::CowMap, true).map_err(err(off))?;
         local.runs = decode_run_table(p).map_err(err(off))?;
     }
-    let mut checkpoint_ids = Vec::new();
+    let mut checkpoint_ids = IdIndex::decode(&[], &[]).map_err(err(mref.offset))?;
     if !manifest.checkpoint_id_index.is_none() {
         let off = manifest.checkpoint_id_index.offset;
         let (_, p) = read_segment(bytes, off, SegmentType::IdIndex, true).map_err(err(off))?;
-        checkpoint_ids = decode_id_index(p, &local.runs).map_err(err(off))?;
+        checkpoint_ids = IdIndex::decode(p, &local.runs).map_err(err(off))?;
     } else if local.runs.iter().any(|r| r.count > 0) {
         return Err(RvfError::corrupt(
             &path,
@@ -261,12 +261,12 @@ pub(crate) fn load_generation(
     }
 
     let view = build_view(
-        file,
+        file.clone(),
         &local,
         config,
         parent,
         checkpoint_runs,
-        &checkpoint_ids,
+        checkpoint_ids,
     )?;
     Ok(Loaded { local, view })
 }
@@ -296,7 +296,7 @@ fn build_view(
     config: Config,
     parent: Option<Loaded>,
     checkpoint_runs: usize,
-    checkpoint_ids: &[u64],
+    checkpoint_ids: IdIndex<'_>,
 ) -> Result<View> {
     let m = &local.manifest;
     let path = file.path.clone();
@@ -375,7 +375,7 @@ fn build_view(
                 continue;
             }
             let id = match (&seg, from_index) {
-                (_, true) => checkpoint_ids.get(index_pos + k).copied().unwrap_or(0),
+                (_, true) => checkpoint_ids.get(index_pos + k),
                 (Some(seg), false) => seg.id(k),
                 (None, false) => 0,
             };
