@@ -11,16 +11,23 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (head, rest) = data.split_at(8);
-    let limit = u64::from_le_bytes(head.try_into().unwrap());
+    let raw_limit = u64::from_le_bytes(head.try_into().unwrap());
+    // u64::MAX stands for "no limit" (every u64, so ranges may end at 2^64).
+    let limit = if raw_limit == u64::MAX {
+        rvf_format::NO_LIMIT
+    } else {
+        u128::from(raw_limit)
+    };
 
     // Decoding arbitrary bytes.
     let mut ranges = Vec::new();
     let mut r = ByteReader::new(rest, "fuzz");
     if decode_sorted_set(&mut r, limit, |s, l| ranges.push((s, l))).is_ok() {
-        let mut prev_end = 0u64;
+        let mut prev_end = 0u128;
         for (i, &(s, l)) in ranges.iter().enumerate() {
             assert!(l > 0);
-            let end = s.checked_add(l).expect("range end fits");
+            let s = u128::from(s);
+            let end = s + u128::from(l);
             assert!(end <= limit);
             assert!(
                 i == 0 || s > prev_end,
@@ -29,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
             prev_end = end;
         }
     }
-    let max_values = limit % 4096;
+    let max_values = raw_limit % 4096;
     let mut r = ByteReader::new(rest, "fuzz");
     if let Ok(values) = decode_sorted_values(&mut r, max_values) {
         assert!(values.len() as u64 <= max_values);
