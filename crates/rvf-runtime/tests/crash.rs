@@ -1,7 +1,7 @@
 //! Crash consistency of the commit protocol, checked on real files.
 //!
 //! A commit appends its segments past the committed end, syncs, then writes the root
-//! slot of the new epoch (slot `epoch % 2`) and syncs again. For a store whose file is
+//! slot not holding the last published root, and syncs again. For a store whose file is
 //! image A before a commit and image B after it, a crash can leave:
 //!
 //! * A's bytes plus any prefix of B's appended bytes, root still A's → opens to A;
@@ -19,6 +19,8 @@
 //! of a new store, an `OnClose` flush, branch creation, a branch's own commits (cluster
 //! copies, deletes of inherited ids), membership changes, a grandchild, compaction and
 //! materialization (rename), and commit boundaries across journal checkpoints.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -46,16 +48,7 @@ const RECOVERY_ID: u64 = 7_000_000;
 // ---------------------------------------------------------------------------------------
 
 fn vector(id: u64, version: u64) -> Vec<f32> {
-    let mut x =
-        (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ version.wrapping_mul(0xD1B5_4A32_D192_ED03)) | 1;
-    (0..DIM)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect()
+    common::random_vector(id, version, DIM)
 }
 
 /// Metadata of a third of the ids (the others get none).

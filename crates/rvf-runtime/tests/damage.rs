@@ -9,6 +9,8 @@
 //! when the damage hit the bytes of the newest root slot (a damaged newest root cannot be
 //! told from a torn one, so the store falls back to the older root).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::ops::Range;
@@ -67,16 +69,7 @@ const USE_CODES: [&str; 1] = ["RVF_E_CORRUPT"];
 // ---------------------------------------------------------------------------------------
 
 fn vector(id: u64, version: u64) -> Vec<f32> {
-    let mut x =
-        (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ version.wrapping_mul(0xD1B5_4A32_D192_ED03)) | 1;
-    (0..DIM)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect()
+    common::random_vector(id, version, DIM)
 }
 
 fn metadata(id: u64, version: u64) -> Metadata {

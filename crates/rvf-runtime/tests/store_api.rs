@@ -1,5 +1,7 @@
 //! The public API of a root store: create, ingest, query, get, delete, reopen, errors.
 
+mod common;
+
 use rvf_runtime::options::DistanceMetric;
 use rvf_runtime::{
     Durability, FilterExpr, MetaValue, Metadata, OpenOptions, QueryOptions, RvfError, RvfOptions,
@@ -8,15 +10,7 @@ use rvf_runtime::{
 use tempfile::TempDir;
 
 fn vec_for(id: u64, dim: usize) -> Vec<f32> {
-    let mut x = id.wrapping_mul(0x9E3779B97F4A7C15).wrapping_add(7);
-    (0..dim)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect()
+    common::random_vector(id, 0, dim)
 }
 
 fn opts(dim: u16, metric: DistanceMetric) -> RvfOptions {

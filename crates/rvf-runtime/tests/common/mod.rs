@@ -20,6 +20,20 @@ pub fn vector(seed: u64, dim: usize) -> Vec<f32> {
         .collect()
 }
 
+/// A deterministic pseudo-random vector in [-0.5, 0.5)^dim for (id, version).
+pub fn random_vector(id: u64, version: u64, dim: usize) -> Vec<f32> {
+    let mut x =
+        (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ version.wrapping_mul(0xD1B5_4A32_D192_ED03)) | 1;
+    (0..dim)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect()
+}
+
 pub fn meta(g: Option<i64>) -> Metadata {
     let mut m = Metadata::new();
     if let Some(g) = g {
