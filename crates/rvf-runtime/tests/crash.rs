@@ -51,22 +51,8 @@ fn vector(id: u64, version: u64) -> Vec<f32> {
     common::random_vector(id, version, DIM)
 }
 
-/// Metadata of a third of the ids (the others get none).
 fn metadata(id: u64, version: u64) -> Metadata {
-    let mut m = Metadata::new();
-    if !id.is_multiple_of(3) {
-        return m;
-    }
-    m.insert("tag".into(), MetaValue::Int((id % 5) as i64));
-    m.insert("name".into(), MetaValue::Str(format!("v{id}.{version}")));
-    if id.is_multiple_of(2) {
-        m.insert(
-            "score".into(),
-            MetaValue::Float(id as f64 / 7.0 + version as f64),
-        );
-    }
-    m.insert("fresh".into(), MetaValue::Bool(version % 2 == 1));
-    m
+    common::sample_metadata(id, version)
 }
 
 fn ingest_with(store: &mut RvfStore, ids: &[u64], version: u64, with_meta: bool) {

@@ -34,6 +34,24 @@ pub fn random_vector(id: u64, version: u64, dim: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Metadata of every field type for a third of the ids (the others get none).
+pub fn sample_metadata(id: u64, version: u64) -> Metadata {
+    let mut m = Metadata::new();
+    if !id.is_multiple_of(3) {
+        return m;
+    }
+    m.insert("tag".into(), MetaValue::Int((id % 5) as i64));
+    m.insert("name".into(), MetaValue::Str(format!("v{id}.{version}")));
+    if id.is_multiple_of(2) {
+        m.insert(
+            "score".into(),
+            MetaValue::Float(id as f64 / 7.0 + version as f64),
+        );
+    }
+    m.insert("fresh".into(), MetaValue::Bool(version % 2 == 1));
+    m
+}
+
 pub fn meta(g: Option<i64>) -> Metadata {
     let mut m = Metadata::new();
     if let Some(g) = g {
