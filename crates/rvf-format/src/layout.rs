@@ -92,6 +92,21 @@ mod tests {
         assert_eq!(DATA_START % SEGMENT_ALIGN, 0);
     }
 
+    /// Every segment type the code knows has its row in `docs/format.md`'s table, with
+    /// the same code and name.
+    #[test]
+    fn segment_type_table_matches() {
+        use crate::SegmentType;
+        let doc = include_str!("../../../docs/format.md");
+        for code in 0..=u8::MAX {
+            let Ok(ty) = SegmentType::from_u8(code) else {
+                continue;
+            };
+            let row = format!("| {code:#04x} | {} |", ty.name());
+            assert!(doc.contains(&row), "docs/format.md lacks the row {row}");
+        }
+    }
+
     /// Holds `docs/format.md` to the constants: each `| offset | size | field |` row of
     /// the root-slot and segment-header tables must agree with the code.
     #[test]

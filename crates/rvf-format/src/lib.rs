@@ -5,6 +5,7 @@
 //! and cap every length they read by the bytes actually present. The byte-level
 //! specification is `docs/format.md` at the repository root.
 
+mod bitmap;
 mod bytes;
 mod delta;
 mod error;
@@ -17,6 +18,7 @@ mod segment;
 mod sets;
 mod vecseg;
 
+pub use bitmap::{decode_slot_bitmap, encode_slot_bitmap};
 pub use bytes::{align_up, ByteReader};
 pub use delta::{decode_membership, encode_dead_set, encode_membership, Delta, MembershipModeCode};
 pub use error::{FormatError, Result};
@@ -29,6 +31,6 @@ pub use root::{choose_root, RootSlot};
 pub use runs::{
     decode_run_table, encode_id_index, encode_run_table, IdIndex, RunDesc, RunKind, RUN_DESC_LEN,
 };
-pub use segment::{encode_segment, read_segment, SegmentHeader, SegmentType};
+pub use segment::{encode_segment, read_segment, read_segment_of, SegmentHeader, SegmentType};
 pub use sets::{decode_sorted_set, decode_sorted_values, encode_sorted_set, to_ranges, NO_LIMIT};
 pub use vecseg::{encode_slot_seg, SlotSeg, VecSegLayout, RUN_HEADER_LEN};

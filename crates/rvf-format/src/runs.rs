@@ -140,22 +140,15 @@ mod tests {
 
     #[test]
     fn id_index_round_trip_and_size_check() {
-        let runs = [RunDesc {
-            first_slot: 0,
-            count: 3,
-            kind: RunKind::Append,
-            vec_seg: 0,
-            vec_seg_len: 0,
-            slot_seg: 0,
-            slot_seg_len: 0,
-        }];
         let bytes = encode_id_index(&[5, 6, 7]);
-        let index = IdIndex::decode(&bytes, &runs).unwrap();
+        let index = IdIndex::decode(&bytes, 3).unwrap();
         assert_eq!(
             (index.len(), index.get(0), index.get(2), index.get(3)),
             (3, 5, 7, 0)
         );
-        assert!(IdIndex::decode(&bytes[..16], &runs).is_err());
+        assert!(IdIndex::decode(&bytes[..16], 3).is_err());
+        assert!(IdIndex::decode(&bytes, 4).is_err());
+        assert!(IdIndex::decode(&[], u64::MAX).is_err());
     }
 
     #[test]
@@ -173,13 +166,13 @@ pub struct IdIndex<'a> {
 }
 
 impl<'a> IdIndex<'a> {
-    /// The payload holds the ids of the slots of `runs`, concatenated in run order.
-    pub fn decode(payload: &'a [u8], runs: &[RunDesc]) -> Result<IdIndex<'a>> {
-        let expected: u64 = runs.iter().map(|r| u64::from(r.count)).sum();
-        if payload.len() as u64 != expected.saturating_mul(8) {
+    /// The payload holds `slots` ids: one per slot of the checkpoint's run table that
+    /// its dead set does not name, in run-table order (the caller counts them).
+    pub fn decode(payload: &'a [u8], slots: u64) -> Result<IdIndex<'a>> {
+        if payload.len() as u64 != slots.saturating_mul(8) {
             return Err(FormatError::invalid(
                 "ID_INDEX",
-                format!("{} bytes for {expected} slots", payload.len()),
+                format!("{} bytes for {slots} slots", payload.len()),
             ));
         }
         Ok(IdIndex { bytes: payload })

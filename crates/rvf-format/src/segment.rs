@@ -12,13 +12,16 @@ pub enum SegmentType {
     Vec = 0x01,
     /// The ids and metadata of the slots of one VEC_SEG.
     Slot = 0x02,
-    /// Checkpoint of the ids of every slot in the checkpoint's run table, in run-table
-    /// order, so open reads them from one place whatever the history.
+    /// Checkpoint of the ids of the slots of the checkpoint's run table that its dead set
+    /// does not name, in run-table order, so open reads them from one place whatever the
+    /// history.
     IdIndex = 0x03,
     /// The root of one committed generation.
     Manifest = 0x05,
-    /// Checkpoint of the dead-slot set.
+    /// Checkpoint of the dead-slot set, range coded.
     DeadSet = 0x06,
+    /// Checkpoint of the dead-slot set as a bitmap (smaller for scattered deletes).
+    DeadBitmap = 0x07,
     /// Checkpoint of the run table: which slot ranges this file stores, and where.
     CowMap = 0x20,
     /// Reserved for cross-file reference counts (garbage collection of shared slabs).
@@ -39,6 +42,7 @@ impl SegmentType {
             0x03 => SegmentType::IdIndex,
             0x05 => SegmentType::Manifest,
             0x06 => SegmentType::DeadSet,
+            0x07 => SegmentType::DeadBitmap,
             0x20 => SegmentType::CowMap,
             0x21 => SegmentType::Refcount,
             0x22 => SegmentType::Membership,
@@ -55,6 +59,7 @@ impl SegmentType {
             SegmentType::IdIndex => "ID_INDEX",
             SegmentType::Manifest => "MANIFEST_SEG",
             SegmentType::DeadSet => "DEAD_SET",
+            SegmentType::DeadBitmap => "DEAD_BITMAP",
             SegmentType::CowMap => "COW_MAP",
             SegmentType::Refcount => "REFCOUNT",
             SegmentType::Membership => "MEMBERSHIP",
@@ -194,20 +199,32 @@ pub fn read_segment(
     expected: SegmentType,
     verify: bool,
 ) -> Result<(SegmentHeader, &[u8])> {
+    read_segment_of(file, offset, &[expected], verify)
+}
+
+/// [`read_segment`] for a place that may hold any of several types (the first one names
+/// the segment in errors); the returned header tells which one it is.
+pub fn read_segment_of<'a>(
+    file: &'a [u8],
+    offset: u64,
+    expected: &[SegmentType],
+    verify: bool,
+) -> Result<(SegmentHeader, &'a [u8])> {
+    let what = expected.first().map_or("segment", |t| t.name());
     let start = usize::try_from(offset)
         .ok()
         .filter(|&s| s <= file.len() && offset.is_multiple_of(SEGMENT_ALIGN))
         .ok_or_else(|| {
             FormatError::invalid(
-                expected.name(),
+                what,
                 format!("offset {offset} is outside the file or unaligned"),
             )
         })?;
     let rest = &file[start..];
     let header = SegmentHeader::decode(rest)?;
-    if header.seg_type != expected {
+    if !expected.contains(&header.seg_type) {
         return Err(FormatError::invalid(
-            expected.name(),
+            what,
             format!("found a {} segment instead", header.seg_type.name()),
         ));
     }
@@ -215,7 +232,7 @@ pub fn read_segment(
         .ok()
         .and_then(|len| rest.get(SEGMENT_HEADER_LEN..SEGMENT_HEADER_LEN.checked_add(len)?))
         .ok_or(FormatError::Truncated {
-            what: expected.name(),
+            what,
             need: header.payload_len,
             have: rest.len().saturating_sub(SEGMENT_HEADER_LEN) as u64,
         })?;

@@ -102,6 +102,44 @@ impl Bitset {
         })
     }
 
+    pub fn from_words(words: Vec<u64>) -> Bitset {
+        Bitset { words }
+    }
+
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// One past the highest set bit (0 when empty).
+    pub fn bit_len(&self) -> u64 {
+        self.words.iter().rposition(|&w| w != 0).map_or(0, |w| {
+            w as u64 * 64 + 64 - u64::from(self.words[w].leading_zeros())
+        })
+    }
+
+    /// Set bits among `start..start + len`, a word at a time.
+    pub fn count_range(&self, start: u64, len: u64) -> u64 {
+        let end = start.saturating_add(len);
+        let mut count = 0u64;
+        let mut i = start;
+        while i < end {
+            let w = (i / 64) as usize;
+            if w >= self.words.len() {
+                break;
+            }
+            let lo = i % 64;
+            let hi = (end - (i - lo)).min(64);
+            let mask = if hi - lo == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << (hi - lo)) - 1) << lo
+            };
+            count += u64::from((self.words[w] & mask).count_ones());
+            i += hi - lo;
+        }
+        count
+    }
+
     /// The word holding bit `i`'s 64-bit neighbourhood (for fast scans).
     pub fn word(&self, w: usize) -> u64 {
         self.words.get(w).copied().unwrap_or(0)
@@ -139,5 +177,21 @@ mod tests {
         let c = Bitset::complement_prefix(&b, 70);
         assert!(c.get(0) && !c.get(65) && c.get(69) && !c.get(70) && !c.get(130));
         assert_eq!(c.count_ones(), 69);
+    }
+
+    #[test]
+    fn bit_len_and_count_range() {
+        let mut b = Bitset::default();
+        assert_eq!((b.bit_len(), b.count_range(0, 1000)), (0, 0));
+        b.set(5);
+        b.set_range(60, 10);
+        b.set(200);
+        b.clear(200);
+        assert_eq!(b.bit_len(), 70);
+        for (start, len) in [(0, 0), (0, 6), (5, 1), (6, 54), (0, 300), (61, 3), (64, 64)] {
+            let naive = (start..start + len).filter(|&i| b.get(i)).count() as u64;
+            assert_eq!(b.count_range(start, len), naive, "{start}+{len}");
+        }
+        assert_eq!(Bitset::from_words(b.words().to_vec()), b);
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use rvf_format::layout::DATA_START;
 use rvf_format::{Manifest, RunDesc, RunKind, SegRef};
 
+use crate::bitset::Bitset;
 use crate::commit::{write_checkpoint, write_manifest_and_root, CheckpointState, Txn};
 use crate::error::{Result, RvfError};
 use crate::options::{Durability, OpenOptions};
@@ -137,18 +138,15 @@ impl RvfStore {
         };
         m.dead_bytes = 0;
         m.index_root = SegRef::NONE;
-        let own_dead: Vec<u64> = if detach {
-            Vec::new()
-        } else {
-            self.local
-                .own_dead
-                .ones()
-                .filter(|&s| s < first_local)
-                .collect()
-        };
+        let mut own_dead = Bitset::default();
+        if !detach {
+            for s in self.local.own_dead.ones().take_while(|&s| s < first_local) {
+                own_dead.set(s);
+            }
+        }
         let state = CheckpointState {
             runs: &runs,
-            own_dead,
+            own_dead: &own_dead,
             membership: self.local.membership.as_ref().filter(|_| !detach),
         };
         let written = crate::mmap::MappedFile::map(tmp, writer.end)?;

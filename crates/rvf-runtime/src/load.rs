@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use rvf_format::layout::{self, DATA_START, MAX_LINEAGE_DEPTH};
 use rvf_format::{
-    choose_root, decode_membership, decode_run_table, decode_sorted_set, manifest_hash,
-    read_segment, ByteReader, Delta, FormatError, IdIndex, Manifest, MetricCode, RootSlot, RunDesc,
-    RunKind, SegRef, SegmentType, VecSegLayout,
+    choose_root, decode_membership, decode_run_table, decode_slot_bitmap, decode_sorted_set,
+    manifest_hash, read_segment, read_segment_of, ByteReader, Delta, FormatError, IdIndex,
+    Manifest, MetricCode, RootSlot, RunDesc, RunKind, SegRef, SegmentType, VecSegLayout,
 };
 
 use crate::bitset::Bitset;
@@ -173,12 +173,41 @@ pub(crate) fn load_generation(
         let (_, p) = read_segment(bytes, off, SegmentType::CowMap, true).map_err(err(off))?;
         local.runs = decode_run_table(p).map_err(err(off))?;
     }
-    let mut checkpoint_ids = IdIndex::decode(&[], &[]).map_err(err(mref.offset))?;
+    if !manifest.checkpoint_dead_set.is_none() {
+        let off = manifest.checkpoint_dead_set.offset;
+        let (h, p) = read_segment_of(
+            bytes,
+            off,
+            &[SegmentType::DeadSet, SegmentType::DeadBitmap],
+            true,
+        )
+        .map_err(err(off))?;
+        if h.seg_type == SegmentType::DeadBitmap {
+            let words = decode_slot_bitmap(p, slot_limit).map_err(err(off))?;
+            local.own_dead = Bitset::from_words(words);
+        } else {
+            let mut r = ByteReader::new(p, "DEAD_SET");
+            let own_dead = &mut local.own_dead;
+            decode_sorted_set(&mut r, u128::from(slot_limit), |start, len| {
+                own_dead.set_range(start, len)
+            })
+            .map_err(err(off))?;
+        }
+    }
+    // The ID_INDEX lists the ids of the run table's slots that the checkpoint's own dead
+    // set does not name; the journal may kill more, so keep the set it was written with.
+    let checkpoint_dead = local.own_dead.clone();
+    let indexed: u64 = local
+        .runs
+        .iter()
+        .map(|r| u64::from(r.count) - checkpoint_dead.count_range(r.first_slot, u64::from(r.count)))
+        .sum();
+    let mut checkpoint_ids = IdIndex::decode(&[], 0).map_err(err(mref.offset))?;
     if !manifest.checkpoint_id_index.is_none() {
         let off = manifest.checkpoint_id_index.offset;
         let (_, p) = read_segment(bytes, off, SegmentType::IdIndex, true).map_err(err(off))?;
-        checkpoint_ids = IdIndex::decode(p, &local.runs).map_err(err(off))?;
-    } else if local.runs.iter().any(|r| r.count > 0) {
+        checkpoint_ids = IdIndex::decode(p, indexed).map_err(err(off))?;
+    } else if indexed > 0 {
         return Err(RvfError::corrupt(
             &path,
             mref.offset,
@@ -186,16 +215,6 @@ pub(crate) fn load_generation(
         ));
     }
     let checkpoint_runs = local.runs.len();
-    if !manifest.checkpoint_dead_set.is_none() {
-        let off = manifest.checkpoint_dead_set.offset;
-        let (_, p) = read_segment(bytes, off, SegmentType::DeadSet, true).map_err(err(off))?;
-        let mut r = ByteReader::new(p, "DEAD_SET");
-        let own_dead = &mut local.own_dead;
-        decode_sorted_set(&mut r, u128::from(slot_limit), |start, len| {
-            own_dead.set_range(start, len)
-        })
-        .map_err(err(off))?;
-    }
 
     // The parent first: the membership filter counts inherited vectors.
     let parent = match &manifest.parent {
@@ -265,8 +284,11 @@ pub(crate) fn load_generation(
         &local,
         config,
         parent,
-        checkpoint_runs,
-        checkpoint_ids,
+        Checkpoint {
+            runs: checkpoint_runs,
+            ids: checkpoint_ids,
+            dead: &checkpoint_dead,
+        },
     )?;
     Ok(Loaded { local, view })
 }
@@ -290,13 +312,20 @@ pub(crate) fn make_run(d: &RunDesc, config: &Config, file_index: u16) -> Run {
     }
 }
 
+/// What the checkpoint contributes to the id map: the ids of its first `runs` runs'
+/// slots, skipping those in `dead`.
+struct Checkpoint<'a> {
+    runs: usize,
+    ids: IdIndex<'a>,
+    dead: &'a Bitset,
+}
+
 fn build_view(
     file: Arc<MappedFile>,
     local: &LocalState,
     config: Config,
     parent: Option<Loaded>,
-    checkpoint_runs: usize,
-    checkpoint_ids: IdIndex<'_>,
+    checkpoint: Checkpoint<'_>,
 ) -> Result<View> {
     let m = &local.manifest;
     let path = file.path.clone();
@@ -354,7 +383,23 @@ fn build_view(
                 "run lies outside its allowed slot range",
             ));
         }
-        view.insert_run(make_run(d, &config, 0));
+    }
+    // A long history leaves thousands of runs; when they are already in order and
+    // disjoint (always, for a root store) the map is built in one pass.
+    let in_order = local
+        .runs
+        .windows(2)
+        .all(|w| w[0].first_slot < w[1].first_slot && w[0].end_slot() <= w[1].first_slot);
+    if view.runs.is_empty() && in_order {
+        view.runs = local
+            .runs
+            .iter()
+            .map(|d| (d.first_slot, make_run(d, &config, 0)))
+            .collect();
+    } else {
+        for d in &local.runs {
+            view.insert_run(make_run(d, &config, 0));
+        }
     }
     view.dead.or(&local.own_dead);
     // This file's ids: every alive slot of the runs it stores. Runs never overlap each
@@ -364,25 +409,26 @@ fn build_view(
     let mut layer = IdMap::new_layer(own_slots.saturating_sub(local.own_dead_count()));
     let mut index_pos = 0usize;
     for (i, d) in local.runs.iter().enumerate() {
-        let from_index = i < checkpoint_runs;
-        let slots = (i >= checkpoint_runs).then(|| make_run(d, &config, 0));
-        if let Some(run) = &slots {
-            run.check.ensure_slots(&file)?;
-        }
-        let seg = slots.as_ref().map(|r| r.slot_seg(&file));
-        for (k, s) in (d.first_slot..d.end_slot()).enumerate() {
-            if view.dead.get(s) {
-                continue;
+        if i < checkpoint.runs {
+            for s in d.first_slot..d.end_slot() {
+                if checkpoint.dead.get(s) {
+                    continue;
+                }
+                let id = checkpoint.ids.get(index_pos);
+                index_pos += 1;
+                if !view.dead.get(s) {
+                    layer.insert(id, s);
+                }
             }
-            let id = match (&seg, from_index) {
-                (_, true) => checkpoint_ids.get(index_pos + k),
-                (Some(seg), false) => seg.id(k),
-                (None, false) => 0,
-            };
-            layer.insert(id, s);
+            continue;
         }
-        if from_index {
-            index_pos += d.count as usize;
+        let run = make_run(d, &config, 0);
+        run.check.ensure_slots(&file)?;
+        let seg = run.slot_seg(&file);
+        for (k, s) in (d.first_slot..d.end_slot()).enumerate() {
+            if !view.dead.get(s) {
+                layer.insert(seg.id(k), s);
+            }
         }
     }
     if view.base_visible.is_some() {

@@ -106,7 +106,7 @@ pub(crate) struct LocalState {
 impl LocalState {
     /// Number of slots this file has killed (an upper bound of its dead own slots).
     pub fn own_dead_count(&self) -> usize {
-        self.own_dead.ones().count()
+        self.own_dead.count_ones() as usize
     }
 
     /// Applies one journal record (runs, dead slots and membership changes).

@@ -53,6 +53,10 @@ pub struct StoreStatus {
     pub read_only: bool,
     pub frozen: bool,
     pub lineage_depth: u16,
+    /// Commits journaled since the last checkpoint (what open replays).
+    pub journal_commits: u64,
+    /// Bytes of the last checkpoint (what open reads besides the journal).
+    pub checkpoint_bytes: u64,
 }
 
 /// Copy-on-write statistics of a store.
@@ -422,6 +426,8 @@ impl RvfStore {
             read_only: self.writer.is_none(),
             frozen: m.frozen,
             lineage_depth: m.lineage_depth,
+            journal_commits: m.journal_count,
+            checkpoint_bytes: m.checkpoint_bytes,
         }
     }
 

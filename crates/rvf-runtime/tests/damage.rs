@@ -504,6 +504,8 @@ fn answers_placeholder() -> Answers {
             read_only: false,
             frozen: false,
             lineage_depth: 0,
+            journal_commits: 0,
+            checkpoint_bytes: 0,
         },
         ids: Vec::new(),
         records: Vec::new(),
