@@ -186,8 +186,7 @@ impl RvfStore {
                 })?;
             let seg = run.slot_seg(file);
             let idx = run.seg_index(s);
-            let norm = run.norms(file)?.get(i).copied().unwrap_or(0.0);
-            rows.push(v, seg.id(idx), seg.metadata_bytes(idx), norm);
+            rows.push(v, seg.id(idx), seg.metadata_bytes(idx));
         }
         write_run(writer, txn, view.config.dim, first_slot, kind, &rows)
     }

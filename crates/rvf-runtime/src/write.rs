@@ -42,8 +42,6 @@ pub(crate) struct RunRows<'a> {
     pub vectors: Vec<&'a [f32]>,
     pub ids: Vec<u64>,
     pub metas: Vec<&'a [u8]>,
-    /// Squared norms, as `rvf_distance::dot(v, v)` computes them.
-    pub norms: Vec<f32>,
 }
 
 impl<'a> RunRows<'a> {
@@ -52,17 +50,19 @@ impl<'a> RunRows<'a> {
             vectors: Vec::with_capacity(n),
             ids: Vec::with_capacity(n),
             metas: Vec::with_capacity(n),
-            norms: Vec::with_capacity(n),
         }
     }
 
-    pub fn push(&mut self, vector: &'a [f32], id: u64, meta: &'a [u8], norm: f32) {
+    pub fn push(&mut self, vector: &'a [f32], id: u64, meta: &'a [u8]) {
         self.vectors.push(vector);
         self.ids.push(id);
         self.metas.push(meta);
-        self.norms.push(norm);
     }
 }
+
+/// Vectors whose squared norms are computed just before they are written, so each
+/// vector is read from memory once and is still in cache for its checksum and write.
+const NORM_CHUNK: usize = 256;
 
 /// Writes one run's VEC_SEG and SLOT_SEG and returns its descriptor.
 pub(crate) fn write_run(
@@ -77,10 +77,17 @@ pub(crate) fn write_run(
     let count = u32::try_from(vectors.len())
         .map_err(|_| RvfError::InvalidArgument("a batch may hold at most 2^32-1 vectors".into()))?;
     let layout = VecSegLayout::new(first_slot, count, dim);
-    let norms = &rows.norms;
     let epoch = txn.epoch;
     let (vec_id, slot_id) = (txn.seg_id(), txn.seg_id());
-    let vref = writer.append_vec_segment(vec_id, epoch, &layout, vectors.iter().copied(), norms)?;
+    // Squared norms as `rvf_distance::dot(v, v)` computes them: the same bits a copy of
+    // the vector had in its original segment.
+    let mut norms = Vec::with_capacity(vectors.len());
+    let mut seg = writer.begin_vec_segment(layout)?;
+    for chunk in vectors.chunks(NORM_CHUNK) {
+        norms.extend(chunk.iter().map(|v| rvf_distance::dot(v, v)));
+        seg.write_vectors(chunk)?;
+    }
+    let vref = seg.finish(vec_id, epoch, &norms)?;
     let slot_payload = encode_slot_seg(first_slot, ids, metas);
     let sref = writer.append_segment(SegmentType::Slot, slot_id, epoch, &slot_payload)?;
     Ok(RunDesc {
@@ -108,7 +115,6 @@ struct Item<'a> {
     id: u64,
     vector: &'a [f32],
     meta: Vec<u8>,
-    norm: f32,
 }
 
 impl RvfStore {
@@ -146,16 +152,15 @@ impl RvfStore {
         let mut seen: HashSet<u64, ahash::RandomState> =
             HashSet::with_capacity_and_hasher(ids.len(), ahash::RandomState::new());
         let mut items: Vec<Item<'_>> = Vec::with_capacity(ids.len());
+        // Validity in memory order first: a forward scan streams at memory speed, while
+        // the newest-first dedup below would read the vectors backwards.
+        let valid: Vec<bool> = vectors
+            .iter()
+            .map(|v| v.len() == dim && all_finite(v))
+            .collect();
         for i in (0..ids.len()).rev() {
             let v = vectors[i];
-            // A non-finite value makes the squared norm non-finite, so the exact check
-            // runs only for the rare vectors whose norm overflows or is NaN.
-            let norm = if v.len() == dim {
-                rvf_distance::dot(v, v)
-            } else {
-                f32::NAN
-            };
-            if v.len() != dim || (!norm.is_finite() && !all_finite(v)) {
+            if !valid[i] {
                 rejected += 1;
                 continue;
             }
@@ -170,7 +175,6 @@ impl RvfStore {
                 id: ids[i],
                 vector: v,
                 meta,
-                norm,
             });
         }
         items.reverse();
@@ -249,7 +253,7 @@ impl RvfStore {
         if !appended.is_empty() {
             let mut rows = RunRows::with_capacity(appended.len());
             for &i in &appended {
-                rows.push(items[i].vector, items[i].id, &items[i].meta, items[i].norm);
+                rows.push(items[i].vector, items[i].id, &items[i].meta);
             }
             let writer = writer_of(&mut self.writer, &self.path)?;
             new_runs.push(write_run(
@@ -276,7 +280,6 @@ impl RvfStore {
                 let file = self.view.file(run)?;
                 run.check.ensure(file)?;
                 let run_vecs = run.vectors(file, dim)?;
-                let run_norms = run.norms(file)?;
                 let seg = run.slot_seg(file);
                 let stop = run.end_slot().min(*end);
                 for slot in s..stop {
@@ -284,14 +287,13 @@ impl RvfStore {
                     let d = usize::from(dim);
                     if let Some(&item) = replaced.get(&slot) {
                         let it = &items[item];
-                        rows.push(it.vector, it.id, &it.meta, it.norm);
+                        rows.push(it.vector, it.id, &it.meta);
                     } else {
                         let vector = run_vecs.get(i * d..(i + 1) * d).ok_or_else(|| {
                             RvfError::corrupt(&file.path, run.vec_payload, "vector out of range")
                         })?;
                         let idx = run.seg_index(slot);
-                        let norm = run_norms.get(i).copied().unwrap_or(0.0);
-                        rows.push(vector, seg.id(idx), seg.metadata_bytes(idx), norm);
+                        rows.push(vector, seg.id(idx), seg.metadata_bytes(idx));
                     }
                 }
                 s = stop;

@@ -6,7 +6,7 @@
 //! names intact.
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -93,72 +93,25 @@ impl Writer {
         })
     }
 
-    /// Streams a VEC_SEG straight from the caller's vectors: no copy of the batch is
-    /// built in memory. The header, which needs the payload checksum, is written last;
-    /// it lies past the committed end, so no reader can see it half-done.
-    pub fn append_vec_segment<'v>(
-        &mut self,
-        segment_id: u64,
-        epoch: u64,
-        layout: &VecSegLayout,
-        vectors: impl Iterator<Item = &'v [f32]>,
-        norms: &[f32],
-    ) -> Result<SegRef> {
+    /// Starts a VEC_SEG of `layout` at the end of the file. Vectors are then streamed
+    /// straight from the caller's memory (see [`VecSegWriter`]); the header, which needs
+    /// the payload checksum, is written last by [`VecSegWriter::finish`]. Everything lies
+    /// past the committed end, so no reader can see it half-done, and an abandoned
+    /// segment is simply overwritten by the next append.
+    pub fn begin_vec_segment(&mut self, layout: VecSegLayout) -> Result<VecSegWriter<'_>> {
         self.check_usable()?;
         let offset = self.end;
-        let payload_start = offset + SEGMENT_HEADER_LEN as u64;
-        let result = (|| -> std::io::Result<u32> {
-            let mut f = &self.file;
-            f.seek(SeekFrom::Start(payload_start))?;
-            let mut w = BufWriter::with_capacity(1 << 20, f);
-            let mut crc = 0u32;
-            let mut put = |w: &mut BufWriter<&File>, b: &[u8]| -> std::io::Result<()> {
-                crc = crc32c::crc32c_append(crc, b);
-                w.write_all(b)
-            };
-            put(&mut w, &layout.encode_header())?;
-            let mut written = rvf_format::RUN_HEADER_LEN;
-            for v in vectors {
-                let b: &[u8] = bytemuck::cast_slice(v);
-                put(&mut w, b)?;
-                written += b.len();
-            }
-            let pad = layout.norms_offset.saturating_sub(written);
-            put(&mut w, &vec![0u8; pad])?;
-            put(&mut w, bytemuck::cast_slice(norms))?;
-            w.flush()?;
-            Ok(crc)
-        })();
-        let crc = match result {
-            Ok(c) => c,
-            Err(e) => return Err(self.fail("writing vectors", e)),
+        let mut seg = VecSegWriter {
+            offset,
+            pos: offset + SEGMENT_HEADER_LEN as u64,
+            synced_to: offset,
+            crc: 0,
+            written: 0,
+            layout,
+            writer: self,
         };
-        let header = SegmentHeader {
-            seg_type: SegmentType::Vec,
-            segment_id,
-            epoch,
-            payload_len: layout.payload_len as u64,
-            payload_crc: crc,
-        };
-        let total = header.total_len();
-        let tail_pad = total - SEGMENT_HEADER_LEN as u64 - layout.payload_len as u64;
-        let res = self
-            .file
-            .write_all_at(&header.encode(), offset)
-            .and_then(|_| {
-                self.file.write_all_at(
-                    &vec![0u8; tail_pad as usize],
-                    payload_start + layout.payload_len as u64,
-                )
-            });
-        if let Err(e) = res {
-            return Err(self.fail("writing a segment header", e));
-        }
-        self.end += total;
-        if self.durability == Durability::OnClose {
-            crate::os::start_writeback(&self.file, offset, total);
-        }
-        Ok(SegRef { offset, len: total })
+        seg.put(&layout.encode_header())?;
+        Ok(seg)
     }
 
     /// Makes a new root the committed one, according to the durability setting.
@@ -196,6 +149,135 @@ impl Writer {
         }
         self.published_slot = root.slot_index;
         Ok(())
+    }
+}
+
+/// Bytes handed to one `writev`: large enough that syscalls cost little, small enough
+/// that a chunk is still in L2 when the kernel copies it right after its checksum.
+const STREAM_CHUNK: usize = 256 * 1024;
+/// Most pieces one `writev` takes (Linux's IOV_MAX is 1024).
+const MAX_PIECES: usize = 1024;
+/// During a long segment, writeback is started every this many bytes (`OnClose`), so
+/// the disk works while the caller's vectors are still being read.
+const WRITEBACK_STEP: u64 = 16 << 20;
+
+/// A VEC_SEG being written; see [`Writer::begin_vec_segment`].
+pub(crate) struct VecSegWriter<'w> {
+    writer: &'w mut Writer,
+    layout: VecSegLayout,
+    offset: u64,
+    /// File position of the next payload byte.
+    pos: u64,
+    /// Start of the range whose writeback has not been started yet.
+    synced_to: u64,
+    crc: u32,
+    /// Payload bytes so far.
+    written: usize,
+}
+
+impl VecSegWriter<'_> {
+    /// Appends vectors, in slot order, straight from the caller's memory: each chunk is
+    /// checksummed and then handed to one `writev`, with no copy in between.
+    pub fn write_vectors(&mut self, vectors: &[&[f32]]) -> Result<()> {
+        let mut rest = vectors;
+        while !rest.is_empty() {
+            let mut n = 0;
+            let mut bytes = 0;
+            while let Some(v) = rest.get(n) {
+                if n == MAX_PIECES || (n > 0 && bytes + v.len() * 4 > STREAM_CHUNK) {
+                    break;
+                }
+                bytes += v.len() * 4;
+                n += 1;
+            }
+            let (chunk, tail) = rest.split_at(n);
+            let mut pieces: Vec<IoSlice<'_>> = Vec::with_capacity(n);
+            for v in chunk {
+                let b: &[u8] = bytemuck::cast_slice(v);
+                self.crc = crc32c::crc32c_append(self.crc, b);
+                pieces.push(IoSlice::new(b));
+            }
+            self.write_pieces(&mut pieces, bytes)?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        self.crc = crc32c::crc32c_append(self.crc, bytes);
+        self.write_pieces(&mut [IoSlice::new(bytes)], bytes.len())
+    }
+
+    fn write_pieces(&mut self, pieces: &mut [IoSlice<'_>], bytes: usize) -> Result<()> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let file = &self.writer.file;
+        let res = (|| -> std::io::Result<()> {
+            let mut f = file;
+            f.seek(SeekFrom::Start(self.pos))?;
+            let mut pieces = pieces;
+            while !pieces.is_empty() {
+                match f.write_vectored(pieces) {
+                    Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                    Ok(n) => IoSlice::advance_slices(&mut pieces, n),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            return Err(self.writer.fail("writing vectors", e));
+        }
+        self.written += bytes;
+        self.pos += bytes as u64;
+        if self.writer.durability == Durability::OnClose
+            && self.pos - self.synced_to >= WRITEBACK_STEP
+        {
+            crate::os::start_writeback(file, self.synced_to, self.pos - self.synced_to);
+            self.synced_to = self.pos;
+        }
+        Ok(())
+    }
+
+    /// Writes the padding, the squared norms and the header; the segment is then part
+    /// of the file (not yet of a commit).
+    pub fn finish(mut self, segment_id: u64, epoch: u64, norms: &[f32]) -> Result<SegRef> {
+        let expected = self.layout.norms_offset;
+        if self.written > expected || norms.len() != self.layout.count as usize {
+            return Err(RvfError::InvalidArgument(
+                "vector segment does not match its layout".into(),
+            ));
+        }
+        let pad = vec![0u8; expected - self.written];
+        self.put(&pad)?;
+        self.put(bytemuck::cast_slice(norms))?;
+        let header = SegmentHeader {
+            seg_type: SegmentType::Vec,
+            segment_id,
+            epoch,
+            payload_len: self.layout.payload_len as u64,
+            payload_crc: self.crc,
+        };
+        let total = header.total_len();
+        let payload_end = self.offset + SEGMENT_HEADER_LEN as u64 + self.layout.payload_len as u64;
+        let tail_pad = (self.offset + total).saturating_sub(payload_end);
+        let file = &self.writer.file;
+        let res = file
+            .write_all_at(&header.encode(), self.offset)
+            .and_then(|_| file.write_all_at(&vec![0u8; tail_pad as usize], payload_end));
+        if let Err(e) = res {
+            return Err(self.writer.fail("writing a segment header", e));
+        }
+        if self.writer.durability == Durability::OnClose {
+            crate::os::start_writeback(file, self.synced_to, self.offset + total - self.synced_to);
+        }
+        self.writer.end = self.offset + total;
+        Ok(SegRef {
+            offset: self.offset,
+            len: total,
+        })
     }
 }
 
