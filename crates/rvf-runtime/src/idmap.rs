@@ -19,6 +19,9 @@ pub(crate) struct IdMap {
     layers: Vec<Arc<Layer>>,
     /// How many bottom layers are the inherited parent snapshot.
     base_layers: usize,
+    /// No layer holds an id above this (None: no layer holds any). Bulk loads add ids
+    /// above every existing one, and the check spares them a hash lookup each.
+    upper: Option<u64>,
 }
 
 pub(crate) enum Change {
@@ -29,6 +32,7 @@ pub(crate) enum Change {
 impl IdMap {
     pub fn from_layer(entries: Layer) -> IdMap {
         IdMap {
+            upper: entries.keys().copied().max(),
             layers: vec![Arc::new(entries)],
             base_layers: 0,
         }
@@ -43,20 +47,33 @@ impl IdMap {
         IdMap {
             layers: self.layers.clone(),
             base_layers: self.layers.len(),
+            upper: self.upper,
         }
     }
 
     pub fn get(&self, id: u64) -> Option<u64> {
+        if self.upper.is_none_or(|u| id > u) {
+            return None;
+        }
         lookup(&self.layers, id)
     }
 
     /// Where `id` lives in the inherited base (None for a root store or a new id).
     pub fn get_base(&self, id: u64) -> Option<u64> {
+        if self.upper.is_none_or(|u| id > u) {
+            return None;
+        }
         lookup(&self.layers[..self.base_layers.min(self.layers.len())], id)
     }
 
     pub fn apply(&mut self, changes: impl IntoIterator<Item = Change>) {
-        let changes = changes.into_iter();
+        let upper = &mut self.upper;
+        let changes = changes.into_iter().inspect(|c| {
+            let id = match c {
+                Change::Set(id, _) | Change::Remove(id) => *id,
+            };
+            *upper = Some(upper.map_or(id, |u| u.max(id)));
+        });
         let bottom = self.layers.len() == self.base_layers + 1 && self.base_layers == 0;
         // The newest own layer is written in place unless a branch shares it; only then
         // does a write start a new layer.

@@ -39,6 +39,7 @@ mod store;
 mod topk;
 mod view;
 mod write;
+mod writeback;
 mod writer;
 
 pub use error::{Result, RvfError};

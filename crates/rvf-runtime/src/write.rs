@@ -149,8 +149,12 @@ impl RvfStore {
         }
         let dim = usize::from(self.view.config.dim);
         let mut rejected = 0u64;
-        let mut seen: HashSet<u64, ahash::RandomState> =
-            HashSet::with_capacity_and_hasher(ids.len(), ahash::RandomState::new());
+        // Strictly ascending ids (the usual bulk load) cannot repeat: no set needed.
+        let ascending = ids.windows(2).all(|w| w[0] < w[1]);
+        let mut seen: HashSet<u64, ahash::RandomState> = HashSet::with_capacity_and_hasher(
+            if ascending { 0 } else { ids.len() },
+            ahash::RandomState::new(),
+        );
         let mut items: Vec<Item<'_>> = Vec::with_capacity(ids.len());
         // Validity in memory order first: a forward scan streams at memory speed, while
         // the newest-first dedup below would read the vectors backwards.
@@ -164,7 +168,7 @@ impl RvfStore {
                 rejected += 1;
                 continue;
             }
-            if !seen.insert(ids[i]) {
+            if !ascending && !seen.insert(ids[i]) {
                 continue;
             }
             let mut meta = Vec::new();

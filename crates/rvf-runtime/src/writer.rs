@@ -17,6 +17,7 @@ use rvf_format::{
 
 use crate::error::{Result, RvfError};
 use crate::options::Durability;
+use crate::writeback::Writeback;
 
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -33,6 +34,8 @@ pub(crate) struct Writer {
     /// cannot choose the slot.)
     published_slot: u16,
     poisoned: Option<String>,
+    /// Started on the first bulk segment of an `OnClose` writer.
+    writeback: Option<Writeback>,
 }
 
 impl Writer {
@@ -51,6 +54,7 @@ impl Writer {
             pending_root: None,
             published_slot,
             poisoned: None,
+            writeback: None,
         }
     }
 
@@ -61,6 +65,21 @@ impl Writer {
                 detail: detail.clone(),
             }),
             None => Ok(()),
+        }
+    }
+
+    /// Starts writing `offset..offset + len` to disk in the background (`OnClose` only:
+    /// other modes sync every commit anyway).
+    fn start_writeback(&mut self, offset: u64, len: u64) {
+        if self.durability != Durability::OnClose {
+            return;
+        }
+        if self.writeback.is_none() {
+            self.writeback = Writeback::new(&self.file);
+        }
+        match &self.writeback {
+            Some(w) => w.request(offset, len),
+            None => crate::os::start_writeback(&self.file, offset, len),
         }
     }
 
@@ -232,10 +251,9 @@ impl VecSegWriter<'_> {
         }
         self.written += bytes;
         self.pos += bytes as u64;
-        if self.writer.durability == Durability::OnClose
-            && self.pos - self.synced_to >= WRITEBACK_STEP
-        {
-            crate::os::start_writeback(file, self.synced_to, self.pos - self.synced_to);
+        if self.pos - self.synced_to >= WRITEBACK_STEP {
+            let from = self.synced_to;
+            self.writer.start_writeback(from, self.pos - from);
             self.synced_to = self.pos;
         }
         Ok(())
@@ -270,9 +288,9 @@ impl VecSegWriter<'_> {
         if let Err(e) = res {
             return Err(self.writer.fail("writing a segment header", e));
         }
-        if self.writer.durability == Durability::OnClose {
-            crate::os::start_writeback(file, self.synced_to, self.offset + total - self.synced_to);
-        }
+        let from = self.synced_to;
+        self.writer
+            .start_writeback(from, self.offset + total - from);
         self.writer.end = self.offset + total;
         Ok(SegRef {
             offset: self.offset,
