@@ -10,6 +10,7 @@ use crate::bitset::Bitset;
 use crate::error::{Result, RvfError};
 use crate::local::{LocalState, MembershipFilter};
 use crate::mmap::MappedFile;
+use crate::options::Durability;
 use crate::store::{lock_writer, RvfStore};
 use crate::writer::Writer;
 
@@ -90,7 +91,11 @@ impl RvfStore {
             delta.prev = old.journal_head;
             let payload = delta.encode();
             let cost = open_cost(payload.len() as u64, &delta);
-            if old.journal_bytes + cost > journal_limit(old.checkpoint_bytes) {
+            // An `OnClose` writer publishes nothing before the flush, so its checkpoint
+            // waits for the flush too: a bulk load then writes one checkpoint, not one
+            // per batch (see `checkpoint_before_publishing`).
+            let deferred = self.writer_mut()?.durability == Durability::OnClose;
+            if old.journal_bytes + cost > journal_limit(old.checkpoint_bytes) && !deferred {
                 // The checkpoint's ID_INDEX reads ids from the runs' SLOT_SEGs, including
                 // the ones this commit just appended: map them first.
                 let end = self.writer_mut()?.end;
@@ -123,6 +128,43 @@ impl RvfStore {
         next_local.manifest_ref = mref;
         next_local.manifest_hash = hash;
         self.local = next_local;
+        self.remap(end)
+    }
+
+    /// Before publishing held-back commits (`Durability::OnClose`): if their journal has
+    /// outgrown the checkpoint bound, one more generation with the same contents and a
+    /// fresh checkpoint is committed, so every published root keeps open bounded.
+    pub(crate) fn checkpoint_before_publishing(&mut self) -> Result<()> {
+        let writer = self.writer_mut()?;
+        if !writer.has_pending_root() {
+            return Ok(());
+        }
+        writer.check_usable()?;
+        let m = &self.local.manifest;
+        if m.journal_bytes <= journal_limit(m.checkpoint_bytes) {
+            return Ok(());
+        }
+        let old = self.local.manifest.clone();
+        let mut txn = self.begin();
+        let mut m = Manifest {
+            epoch: txn.epoch,
+            prev_manifest: self.local.manifest_ref,
+            ..old.clone()
+        };
+        m.dead_bytes = old.dead_bytes + self.local.manifest_ref.len;
+        let end = self.writer_mut()?.end;
+        self.remap(end)?;
+        let file = self.view.files.first().cloned();
+        let file = file.ok_or_else(|| RvfError::InvalidArgument("store has no file".into()))?;
+        let state = CheckpointState::of(&self.local);
+        let writer = writer_of(&mut self.writer, &self.path)?;
+        write_checkpoint(writer, &mut txn, &mut m, &state, &file)?;
+        m.dead_bytes += old.checkpoint_bytes + old.journal_bytes;
+        let (mref, hash) = write_manifest_and_root(writer, &mut txn, &mut m)?;
+        let end = writer.end;
+        self.local.manifest = m;
+        self.local.manifest_ref = mref;
+        self.local.manifest_hash = hash;
         self.remap(end)
     }
 
@@ -307,39 +349,61 @@ mod tests {
     use super::journal_limit;
     use crate::{Durability, RvfOptions, RvfStore};
 
-    /// The journal that open must replay never outgrows the checkpoint (or the floor),
-    /// however many commits a store has seen.
+    /// The journal that open must replay stays within its bound at every published root,
+    /// however many commits a store has seen: after each commit when every commit is
+    /// published, after each flush when commits are held back (`OnClose`).
     #[test]
     fn journal_stays_bounded_by_the_checkpoint() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let path = dir.path().join("j.rvf");
-        let opts = RvfOptions {
-            dimension: 4,
-            durability: Durability::OnClose,
-            ..Default::default()
-        };
-        let mut s = RvfStore::create(&path, opts).unwrap();
-        let mut checkpoints = 0;
-        for i in 0..600u64 {
-            let before = s.local.manifest.checkpoint_cow_map;
-            s.ingest_batch(&[&[i as f32, 1.0, 2.0, 3.0]], &[i], None)
-                .unwrap();
-            if i % 3 == 0 {
-                s.delete(&[i / 2]).unwrap();
+        for durability in [Durability::EveryCommit, Durability::OnClose] {
+            let dir = tempfile::TempDir::new().unwrap();
+            let path = dir.path().join("j.rvf");
+            let opts = RvfOptions {
+                dimension: 4,
+                durability,
+                ..Default::default()
+            };
+            let mut s = RvfStore::create(&path, opts).unwrap();
+            let mut checkpoints = 0;
+            let mut over_limit = 0;
+            for i in 0..600u64 {
+                let before = s.local.manifest.checkpoint_cow_map;
+                s.ingest_batch(&[&[i as f32, 1.0, 2.0, 3.0]], &[i], None)
+                    .unwrap();
+                if i % 3 == 0 {
+                    s.delete(&[i / 2]).unwrap();
+                }
+                if durability == Durability::OnClose && i % 50 == 49 {
+                    s.flush().unwrap();
+                }
+                let m = &s.local.manifest;
+                let published = durability == Durability::EveryCommit || i % 50 == 49;
+                if m.journal_bytes > journal_limit(m.checkpoint_bytes) {
+                    assert!(
+                        !published,
+                        "{durability:?}: commit {i} published a long journal"
+                    );
+                    over_limit += 1;
+                }
+                if m.checkpoint_cow_map != before {
+                    checkpoints += 1;
+                }
             }
+            assert!(
+                checkpoints >= 10,
+                "{durability:?}: only {checkpoints} checkpoints in 600 commits"
+            );
+            if durability == Durability::OnClose {
+                assert!(
+                    over_limit > 0,
+                    "OnClose defers its checkpoints to the flush"
+                );
+            }
+            s.close().unwrap();
+            let s = RvfStore::open(&path).unwrap();
             let m = &s.local.manifest;
             assert!(m.journal_bytes <= journal_limit(m.checkpoint_bytes));
-            if m.checkpoint_cow_map != before {
-                checkpoints += 1;
-            }
+            assert_eq!(s.status().total_vectors, 600 - 200);
         }
-        assert!(
-            checkpoints >= 10,
-            "only {checkpoints} checkpoints in 600 commits"
-        );
-        s.close().unwrap();
-        let s = RvfStore::open(&path).unwrap();
-        assert_eq!(s.status().total_vectors, 600 - 200);
     }
 
     /// Scattered deletes are checkpointed as a bitmap, long runs of them as ranges, and

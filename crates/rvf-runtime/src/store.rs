@@ -338,6 +338,10 @@ impl RvfStore {
 
     /// Publishes and syncs commits held back by `Durability::OnClose`.
     pub fn flush(&mut self) -> Result<()> {
+        if self.writer.is_none() {
+            return Ok(());
+        }
+        self.checkpoint_before_publishing()?;
         match &self.writer {
             Some(w) => lock_writer(w).flush(),
             None => Ok(()),
@@ -512,9 +516,7 @@ impl Drop for RvfStore {
     fn drop(&mut self) {
         // Best effort: an `OnClose` store dropped without `close` still publishes its
         // commits; errors have nowhere to go here, and `close` reports them.
-        if let Some(w) = &self.writer {
-            let _ = lock_writer(w).flush();
-        }
+        let _ = self.flush();
     }
 }
 

@@ -145,6 +145,10 @@ impl Writer {
         }
     }
 
+    pub fn has_pending_root(&self) -> bool {
+        self.pending_root.is_some()
+    }
+
     /// Publishes a root held back by `Durability::OnClose`.
     pub fn flush(&mut self) -> Result<()> {
         if let Some(root) = self.pending_root.take() {

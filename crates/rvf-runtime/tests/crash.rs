@@ -706,6 +706,61 @@ fn crash_during_on_close_flush() {
     crash_commit(&lab, "OnClose flush of two commits", &commit, Cuts::Every);
 }
 
+/// Held-back commits whose journal outgrows the checkpoint bound make the flush commit
+/// one more generation with a checkpoint before it publishes. A crash anywhere in that
+/// flush leaves the last published state; the flushed store reopens with a journal
+/// within the bound.
+#[test]
+fn crash_during_on_close_flush_that_checkpoints() {
+    let lab = Lab::new(ids_and(&range(100, 130)));
+    let path = lab.path("s.rvf");
+    base_store(&lab, "s.rvf", DistanceMetric::L2)
+        .close()
+        .unwrap();
+    let mut s = RvfStore::open_with(
+        &path,
+        OpenOptions {
+            durability: Durability::OnClose,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let before = fs::read(&path).unwrap();
+    let a = snap(&s, &lab.probe);
+    // Each one-vector commit adds a run, which counts at least a page of open cost: 20
+    // of them exceed the 64 KiB floor of the bound.
+    let mut between = Vec::new();
+    for id in 100..120 {
+        ingest(&mut s, &[id], 1);
+        between.push(snap(&s, &lab.probe));
+    }
+    let held = s.status();
+    assert!(held.journal_commits >= 20, "no checkpoint before the flush");
+    s.flush().unwrap();
+    let after = fs::read(&path).unwrap();
+    let b = snap(&s, &lab.probe);
+    assert_eq!(
+        b.status.epoch,
+        a.status.epoch + 21,
+        "one extra checkpoint generation"
+    );
+    assert_eq!(b.status.journal_commits, 0);
+    assert_eq!(b.status.total_vectors, held.total_vectors);
+    let commit = Commit {
+        before: &before,
+        after: &after,
+        a: &a,
+        b: &b,
+        between: &between,
+    };
+    crash_commit(
+        &lab,
+        "OnClose flush that checkpoints",
+        &commit,
+        Cuts::Boundaries,
+    );
+}
+
 /// Ids at the ends of the u64 range, in vectors and in membership sets, survive a commit
 /// and a reopen.
 #[test]
