@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rvf_distance::{dot_block, dot_tile, kernel_name, l2_sq, l2_sq_block, l2_sq_tile};
+use rvf_distance::{dot_block, dot_tile, kernel_name, l2_sq, l2_sq_block, l2_sq_tile, PackedBlock};
 
 /// Deterministic pseudo-random data without pulling in an RNG crate.
 fn data(n: usize, seed: u64) -> Vec<f32> {
@@ -96,6 +96,26 @@ fn tile(c: &mut Criterion) {
         let v = data(nv * dim, 6);
         let mut out = vec![0.0f32; qb * vb];
         g.throughput(Throughput::Elements((2 * nq * nv * dim) as u64));
+        // The batch scan's path: each vector block packed once, then scored
+        // against every query block.
+        g.bench_with_input(
+            BenchmarkId::new("packed_dot_tile_1000x50k", dim),
+            &dim,
+            |b, _| {
+                let mut packed = PackedBlock::new();
+                b.iter(|| {
+                    for vs in v.chunks(vb * dim) {
+                        let nvb = vs.len() / dim;
+                        packed.pack(vs, nvb, dim);
+                        for qs in q.chunks(qb * dim) {
+                            let nqb = qs.len() / dim;
+                            packed.dot_tile(qs, nqb, &mut out[..nqb * nvb]);
+                            black_box(&out);
+                        }
+                    }
+                })
+            },
+        );
         for l2 in [false, true] {
             let name = if l2 {
                 "l2_sq_tile_1000x50k"

@@ -90,6 +90,43 @@ pub(crate) fn tile(l2: bool, queries: &[f32], block: &[f32], shape: TileShape, o
     }
 }
 
+/// Canonical dot products of `nq` row-major queries against a packed block
+/// (see [`crate::packed_index`]), pair
+/// (q, v) to `out[q * nv + v]`. `dim > 0`; the packed block holds whole
+/// groups for `nv` vectors and `out`, `queries` are long enough.
+pub(crate) fn packed_dot_tile(
+    queries: &[f32],
+    nq: usize,
+    packed: &[f32],
+    nv: usize,
+    dim: usize,
+    out: &mut [f32],
+) {
+    let full = dim / LANES * LANES;
+    for (qi, q) in queries.chunks_exact(dim).take(nq).enumerate() {
+        for vi in 0..nv {
+            let base = vi / LANES * dim * LANES + vi % LANES;
+            let v = |i: usize| {
+                packed
+                    .get(base + crate::packed_index(i, dim))
+                    .copied()
+                    .unwrap_or(0.0)
+            };
+            let mut acc = [0.0f32; LANES];
+            for (i, &x) in q[..full].iter().enumerate() {
+                acc[i % LANES] = x.mul_add(v(i), acc[i % LANES]);
+            }
+            let mut sum = reduce_lanes(&acc);
+            for (i, &x) in q.iter().enumerate().skip(full) {
+                sum = x.mul_add(v(i), sum);
+            }
+            if let Some(o) = out.get_mut(qi * nv + vi) {
+                *o = sum;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 
-use crate::{dot, dot_block, dot_tile, l2_sq, l2_sq_block, l2_sq_tile, scalar, TileShape};
+use crate::{
+    dot, dot_block, dot_tile, l2_sq, l2_sq_block, l2_sq_tile, scalar, PackedBlock, TileShape,
+};
 
 /// Bitwise equality, except that any NaN equals any NaN: NaN payloads and
 /// signs are not part of the promise (they differ between `fmaf` and the
@@ -78,6 +80,24 @@ fn check_all(queries: &[f32], nq: usize, vectors: &[f32], nv: usize, dim: usize)
         dim,
         stride: nv,
     };
+    let mut packed = PackedBlock::new();
+    packed.pack(vectors, nv, dim);
+    assert_eq!(packed.len(), nv);
+    tout.fill(f32::NAN);
+    packed.dot_tile(queries, nq, &mut tout);
+    if dim > 0 && packed.transposed {
+        sout.fill(f32::NAN);
+        scalar::packed_dot_tile(queries, nq, &packed.data, nv, dim, &mut sout);
+    }
+    for (qi, q) in q_rows.iter().enumerate() {
+        for (vi, v) in v_rows.iter().enumerate() {
+            let want = scalar::dot(q, v);
+            assert_same("packed tile", tout[qi * nv + vi], want);
+            if dim > 0 && packed.transposed {
+                assert_same("scalar packed tile", sout[qi * nv + vi], want);
+            }
+        }
+    }
     for l2 in [false, true] {
         if l2 {
             l2_sq_tile(queries, nq, vectors, nv, dim, &mut tout);
@@ -267,6 +287,29 @@ fn large_block_matches_pairwise() {
 }
 
 #[test]
+fn block_longer_than_out_is_only_prefetched() {
+    // Callers pass the rest of their array so the prefetch runs on past the
+    // vectors computed; the results must not depend on that tail.
+    for dim in [5, 128, 384] {
+        let n = 300;
+        let q = ramp(dim, 11);
+        let v = ramp(n * dim, 12);
+        for m in [1, 3, 4, 7, 64, 299] {
+            let mut out = vec![-1.0; m + 2];
+            l2_sq_block(&q, &v, &mut out[..m]);
+            for (o, row) in out[..m].iter().zip(v.chunks_exact(dim)) {
+                assert_same("long l2 block", *o, l2_sq(&q, row));
+            }
+            dot_block(&q, &v[dim..], &mut out[..m]);
+            for (o, row) in out[..m].iter().zip(v[dim..].chunks_exact(dim)) {
+                assert_same("long dot block", *o, dot(&q, row));
+            }
+            assert_eq!(&out[m..], &[-1.0, -1.0]);
+        }
+    }
+}
+
+#[test]
 fn tile_leaves_stride_padding_alone() {
     // Output rows of stride nv where fewer vectors exist than nv: only the
     // computable prefix of each row is written. Exercised on the internal
@@ -370,4 +413,38 @@ fn kernel_name_matches_detection() {
     }
     #[cfg(not(target_arch = "x86_64"))]
     assert_eq!(name, "scalar");
+}
+
+#[test]
+fn min_of_pairs_matches_a_plain_fold() {
+    let fold = |a: &[f32], b: &[f32]| {
+        a.iter().zip(b).fold(f32::INFINITY, |m, (&x, &y)| {
+            let v = x - 2.0 * y;
+            if v < m {
+                v
+            } else {
+                m
+            }
+        })
+    };
+    let f = |x: f32, y: f32| x - 2.0 * y;
+    for n in [0, 1, 7, 8, 9, 16, 31, 128, 131] {
+        let mut a = ramp(n, 13);
+        let b = ramp(n + 3, 14);
+        assert_same("min", crate::min_of_pairs(&a, &b, f), fold(&a, &b));
+        assert_same(
+            "portable min",
+            crate::min_of_pairs_portable(&a, &b, f),
+            fold(&a, &b),
+        );
+        // NaN never wins, wherever it sits.
+        for i in (0..n).step_by(5) {
+            a[i] = f32::NAN;
+        }
+        assert_same("min with NaN", crate::min_of_pairs(&a, &b, f), fold(&a, &b));
+    }
+    assert_eq!(
+        crate::min_of_pairs(&[f32::NAN; 9], &[0.0; 9], f),
+        f32::INFINITY
+    );
 }

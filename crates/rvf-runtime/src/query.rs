@@ -1,6 +1,6 @@
 //! Exact k-nearest-neighbour search over the visible slots.
 
-use rvf_distance::{dot_block, dot_tile, l2_sq, l2_sq_block};
+use rvf_distance::{dot_block, l2_sq, l2_sq_block, min_of_pairs, PackedBlock};
 
 use crate::error::{Result, RvfError};
 use crate::options::{DistanceMetric, QueryOptions};
@@ -93,7 +93,9 @@ impl RvfStore {
             let mut i = 0;
             while i < n {
                 let m = SCAN_BLOCK.min(n - i);
-                let block = vectors.get(i * dim..(i + m) * dim).unwrap_or(&[]);
+                // The rest of the run, not just this block: the kernel prefetches
+                // ahead of the vectors it scores, across block boundaries.
+                let block = vectors.get(i * dim..).unwrap_or(&[]);
                 let out = &mut out[..m];
                 match view.config.metric {
                     DistanceMetric::L2 => l2_sq_block(query, block, out),
@@ -257,6 +259,7 @@ impl Batch<'_> {
         let mut dots = vec![0f32; TILE_QUERIES * TILE_VECTORS];
         let mut screen = vec![0f32; TILE_VECTORS];
         let mut inv_v = vec![0f32; TILE_VECTORS];
+        let mut packed = PackedBlock::new();
         let metric = view.config.metric;
         // L2 screens with |q|^2 + |v|^2 - 2 q.v from the tile's dot products. Its float
         // error, and that of the exact distance it stands for, are each below
@@ -273,12 +276,14 @@ impl Batch<'_> {
             while v0 < start + count {
                 let nv = TILE_VECTORS.min(start + count - v0);
                 let block = vectors.get(v0 * dim..(v0 + nv) * dim).unwrap_or(&[]);
+                // Rearranged once per tile, then scored against every query.
+                packed.pack(block, nv, dim);
                 let mut q0 = 0;
                 while q0 < nq_total {
                     let nq = TILE_QUERIES.min(nq_total - q0);
                     let qs = self.flat.get(q0 * dim..(q0 + nq) * dim).unwrap_or(&[]);
                     let out = &mut dots[..nq * nv];
-                    dot_tile(qs, nq, block, nv, dim, out);
+                    packed.dot_tile(qs, nq, out);
                     let tile_norms = norms.get(v0..v0 + nv).unwrap_or(&[]);
                     if metric == DistanceMetric::Cosine && q0 == 0 {
                         for (inv, &vn) in inv_v.iter_mut().zip(tile_norms) {
@@ -290,34 +295,41 @@ impl Batch<'_> {
                         let top = &mut tops[q_index];
                         let qn = self.q_norms[q_index];
                         let row = &out[qi * nv..(qi + 1) * nv];
-                        // Screen a whole row with branch-free arithmetic: a lower bound of
-                        // each pair's distance. Most rows hold no candidate once the
-                        // top-k has filled, and are skipped after one vector min.
-                        let screen = &mut screen[..row.len().min(tile_norms.len())];
-                        match metric {
-                            DistanceMetric::InnerProduct => {
-                                for (s, &dot) in screen.iter_mut().zip(row) {
-                                    *s = -dot;
-                                }
-                            }
-                            DistanceMetric::L2 => {
-                                for ((s, &dot), &vn) in screen.iter_mut().zip(row).zip(tile_norms) {
-                                    *s = qn + vn - 2.0 * dot - l2_margin * (qn + vn);
-                                }
-                            }
-                            DistanceMetric::Cosine => {
-                                let inv_q = inverse_norm(qn);
-                                for ((s, &dot), &iv) in screen.iter_mut().zip(row).zip(&inv_v) {
-                                    *s = 1.0 - dot * inv_q * iv - COSINE_MARGIN;
-                                }
-                            }
-                        }
+                        // A lower bound of each pair's distance, computed branch-free.
+                        // Most rows hold no candidate once the top-k has filled: they
+                        // are skipped after one vectorised pass over the row, without
+                        // storing the bounds.
+                        let n = row.len().min(tile_norms.len());
+                        let (row, tile_norms) = (&row[..n], &tile_norms[..n]);
+                        let inv_q = inverse_norm(qn);
+                        let bound = |dot: f32, vn: f32, iv: f32| match metric {
+                            DistanceMetric::InnerProduct => -dot,
+                            DistanceMetric::L2 => qn + vn - 2.0 * dot - l2_margin * (qn + vn),
+                            DistanceMetric::Cosine => 1.0 - dot * inv_q * iv - COSINE_MARGIN,
+                        };
                         let mut threshold = top.threshold();
-                        let lowest = screen
-                            .iter()
-                            .fold(f32::INFINITY, |m, &x| if x < m { x } else { m });
+                        // The same expressions as `bound`, one instance per metric so
+                        // the loop carries no metric test.
+                        let lowest = match metric {
+                            DistanceMetric::InnerProduct => min_of_pairs(row, row, |d, _| -d),
+                            DistanceMetric::L2 => min_of_pairs(row, tile_norms, |d, vn| {
+                                qn + vn - 2.0 * d - l2_margin * (qn + vn)
+                            }),
+                            DistanceMetric::Cosine => {
+                                let inv_v = inv_v.get(..n).unwrap_or(&[]);
+                                min_of_pairs(row, inv_v, |d, iv| {
+                                    1.0 - d * inv_q * iv - COSINE_MARGIN
+                                })
+                            }
+                        };
                         if lowest > threshold {
                             continue;
+                        }
+                        let screen = &mut screen[..n];
+                        for (((s, &dot), &vn), &iv) in
+                            screen.iter_mut().zip(row).zip(tile_norms).zip(&inv_v)
+                        {
+                            *s = bound(dot, vn, iv);
                         }
                         for (vi, &bound) in screen.iter().enumerate() {
                             if bound > threshold {
