@@ -535,6 +535,48 @@ fn root_fixture() -> Fixture {
     )
 }
 
+/// A root store whose newest commit wrote a checkpoint holding scattered deletes, so its
+/// file ends with an ID_INDEX that skips dead slots, a DEAD_BITMAP and the manifest.
+fn checkpoint_fixture() -> Fixture {
+    let (tmp, dir) = lab();
+    let mut s = RvfStore::create(&dir.join("k.rvf"), opts(DistanceMetric::L2)).unwrap();
+    for b in 0..12u64 {
+        ingest(&mut s, &range(b * 10..b * 10 + 10), 0);
+    }
+    let scattered: Vec<u64> = (0..120).step_by(3).collect();
+    s.delete(&scattered).unwrap();
+    // Small commits (each run counts a page of open cost) until one checkpoints.
+    let mut next = 120;
+    while s.status().journal_commits > 0 {
+        ingest(&mut s, &[next], 1);
+        next += 1;
+    }
+    drop(s);
+    let bytes = fs::read(dir.join("k.rvf")).unwrap();
+    let types: Vec<SegmentType> = segment_offsets(&bytes)
+        .iter()
+        .map(|(_, h)| h.seg_type)
+        .collect();
+    assert!(
+        types.ends_with(&[
+            SegmentType::CowMap,
+            SegmentType::IdIndex,
+            SegmentType::DeadBitmap,
+            SegmentType::Manifest
+        ]),
+        "the newest commit is a checkpoint with a bitmap dead set: {:?}",
+        &types[types.len().saturating_sub(6)..]
+    );
+    Fixture::new(
+        tmp,
+        dir,
+        &["k.rvf"],
+        "k.rvf",
+        "k.rvf",
+        Probe::new(range(0..next)),
+    )
+}
+
 /// A parent and its branch: the branch has its own vectors, a copied cluster, deletes of
 /// inherited and own ids, and an include-mode membership filter; the parent moved on
 /// after the branch. `victim` is "p.rvf" or "c.rvf".
@@ -806,6 +848,12 @@ fn random_flips_in_a_root_store() {
 }
 
 #[test]
+fn random_flips_in_a_checkpointed_store() {
+    let fx = checkpoint_fixture();
+    random_flips(&fx, 0x5EED_0004, "checkpointed store");
+}
+
+#[test]
 fn random_flips_in_a_branch() {
     let fx = branch_fixture("c.rvf");
     random_flips(&fx, 0x5EED_0002, "branch");
@@ -909,6 +957,11 @@ fn truncations(fx: &Fixture, name: &str) {
 #[test]
 fn truncated_root_store() {
     truncations(&root_fixture(), "root store");
+}
+
+#[test]
+fn truncated_checkpointed_store() {
+    truncations(&checkpoint_fixture(), "checkpointed store");
 }
 
 #[test]
