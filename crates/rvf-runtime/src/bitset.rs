@@ -40,18 +40,8 @@ impl Bitset {
         if last_word >= self.words.len() {
             self.words.resize(last_word + 1, 0);
         }
-        let mut i = start;
-        while i < end {
-            let w = (i / 64) as usize;
-            let lo = i % 64;
-            let hi = (end - (i - lo)).min(64);
-            let mask = if hi - lo == 64 {
-                u64::MAX
-            } else {
-                ((1u64 << (hi - lo)) - 1) << lo
-            };
+        for (w, mask) in word_masks(start, end) {
             self.words[w] |= mask;
-            i += hi - lo;
         }
     }
 
@@ -119,31 +109,36 @@ impl Bitset {
 
     /// Set bits among `start..start + len`, a word at a time.
     pub fn count_range(&self, start: u64, len: u64) -> u64 {
-        let end = start.saturating_add(len);
-        let mut count = 0u64;
-        let mut i = start;
-        while i < end {
-            let w = (i / 64) as usize;
-            if w >= self.words.len() {
-                break;
-            }
-            let lo = i % 64;
-            let hi = (end - (i - lo)).min(64);
-            let mask = if hi - lo == 64 {
-                u64::MAX
-            } else {
-                ((1u64 << (hi - lo)) - 1) << lo
-            };
-            count += u64::from((self.words[w] & mask).count_ones());
-            i += hi - lo;
-        }
-        count
+        word_masks(start, start.saturating_add(len))
+            .map_while(|(w, mask)| self.words.get(w).map(|word| word & mask))
+            .map(|bits| u64::from(bits.count_ones()))
+            .sum()
     }
 
     /// The word holding bit `i`'s 64-bit neighbourhood (for fast scans).
     pub fn word(&self, w: usize) -> u64 {
         self.words.get(w).copied().unwrap_or(0)
     }
+}
+
+/// The words covering bits `start..end`, each with the mask of its bits in the range.
+fn word_masks(start: u64, end: u64) -> impl Iterator<Item = (usize, u64)> {
+    let mut i = start;
+    std::iter::from_fn(move || {
+        if i >= end {
+            return None;
+        }
+        let lo = i % 64;
+        let hi = (end - (i - lo)).min(64);
+        let mask = if hi - lo == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << (hi - lo)) - 1) << lo
+        };
+        let w = (i / 64) as usize;
+        i += hi - lo;
+        Some((w, mask))
+    })
 }
 
 #[cfg(test)]

@@ -662,6 +662,18 @@ fn crash_during_freeze() {
     assert_eq!(s.delete(&[1]).unwrap_err().code(), "RVF_E_FROZEN");
 }
 
+/// Reopens a store as a bulk loader does: commits are published only by a flush.
+fn open_on_close(path: &Path) -> RvfStore {
+    RvfStore::open_with(
+        path,
+        OpenOptions {
+            durability: Durability::OnClose,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 /// With `Durability::OnClose` the commits between two flushes reach the file unpublished;
 /// the flush publishes the last one. A crash anywhere before the flush's root write
 /// completes must leave the last published state (or, at most, the unpublished commit in
@@ -673,14 +685,7 @@ fn crash_during_on_close_flush() {
     base_store(&lab, "s.rvf", DistanceMetric::L2)
         .close()
         .unwrap();
-    let mut s = RvfStore::open_with(
-        &path,
-        OpenOptions {
-            durability: Durability::OnClose,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut s = open_on_close(&path);
     let before = fs::read(&path).unwrap();
     let a = snap(&s, &lab.probe);
     // Two commits: the flush then writes the same root slot the published root occupies.
@@ -717,14 +722,7 @@ fn crash_during_on_close_flush_that_checkpoints() {
     base_store(&lab, "s.rvf", DistanceMetric::L2)
         .close()
         .unwrap();
-    let mut s = RvfStore::open_with(
-        &path,
-        OpenOptions {
-            durability: Durability::OnClose,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut s = open_on_close(&path);
     let before = fs::read(&path).unwrap();
     let a = snap(&s, &lab.probe);
     // Each one-vector commit adds a run, which counts at least a page of open cost: 20
