@@ -43,6 +43,11 @@ impl MappedFile {
         // from the map is checksummed and bounds checked before use.
         let map = unsafe { MmapOptions::new().len(len_usize).map(file) }
             .map_err(|e| RvfError::io(path, "mapping the file", e))?;
+        // Lets the kernel map the vectors with 2 MiB pages where the page cache holds them
+        // in 2 MiB folios (the writer aligns its large writes for that): a scan then takes
+        // far fewer TLB misses. Only advice, so a kernel that declines changes nothing.
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::HugePage);
         Ok(MappedFile {
             path: path.to_path_buf(),
             map: Some(map),
