@@ -674,6 +674,42 @@ fn open_on_close(path: &Path) -> RvfStore {
     .unwrap()
 }
 
+/// Opens the lab's base store with `Durability::OnClose`, lets `hold` make commits (it
+/// returns the snapshot after each), checks that none was published, flushes, and cuts
+/// the flush. Returns the published states before and after.
+fn check_on_close_flush(
+    lab: &Lab,
+    what: &str,
+    cuts: Cuts,
+    hold: impl FnOnce(&mut RvfStore, &Probe) -> Vec<Snap>,
+) -> (Snap, Snap) {
+    let path = lab.path("s.rvf");
+    base_store(lab, "s.rvf", DistanceMetric::L2)
+        .close()
+        .unwrap();
+    let mut s = open_on_close(&path);
+    let before = fs::read(&path).unwrap();
+    let a = snap(&s, &lab.probe);
+    let between = hold(&mut s, &lab.probe);
+    assert_eq!(
+        fs::read(&path).unwrap()[..ROOT_AREA],
+        before[..ROOT_AREA],
+        "{what}: OnClose commits must not publish a root before the flush"
+    );
+    s.flush().unwrap();
+    let after = fs::read(&path).unwrap();
+    let b = snap(&s, &lab.probe);
+    let commit = Commit {
+        before: &before,
+        after: &after,
+        a: &a,
+        b: &b,
+        between: &between,
+    };
+    crash_commit(lab, what, &commit, cuts);
+    (a, b)
+}
+
 /// With `Durability::OnClose` the commits between two flushes reach the file unpublished;
 /// the flush publishes the last one. A crash anywhere before the flush's root write
 /// completes must leave the last published state (or, at most, the unpublished commit in
@@ -681,34 +717,19 @@ fn open_on_close(path: &Path) -> RvfStore {
 #[test]
 fn crash_during_on_close_flush() {
     let lab = Lab::new(ids_and(&range(100, 106)));
-    let path = lab.path("s.rvf");
-    base_store(&lab, "s.rvf", DistanceMetric::L2)
-        .close()
-        .unwrap();
-    let mut s = open_on_close(&path);
-    let before = fs::read(&path).unwrap();
-    let a = snap(&s, &lab.probe);
     // Two commits: the flush then writes the same root slot the published root occupies.
-    ingest(&mut s, &range(100, 106), 1);
-    let between = snap(&s, &lab.probe);
-    assert_eq!(s.delete(&[0, 1, 101]).unwrap().deleted, 3);
-    assert_eq!(
-        fs::read(&path).unwrap()[..ROOT_AREA],
-        before[..ROOT_AREA],
-        "OnClose commits must not publish a root before the flush"
+    let (a, b) = check_on_close_flush(
+        &lab,
+        "OnClose flush of two commits",
+        Cuts::Every,
+        |s, probe| {
+            ingest(s, &range(100, 106), 1);
+            let between = snap(s, probe);
+            assert_eq!(s.delete(&[0, 1, 101]).unwrap().deleted, 3);
+            vec![between]
+        },
     );
-    s.flush().unwrap();
-    let after = fs::read(&path).unwrap();
-    let b = snap(&s, &lab.probe);
     assert_eq!(b.status.epoch, a.status.epoch + 2);
-    let commit = Commit {
-        before: &before,
-        after: &after,
-        a: &a,
-        b: &b,
-        between: std::slice::from_ref(&between),
-    };
-    crash_commit(&lab, "OnClose flush of two commits", &commit, Cuts::Every);
 }
 
 /// Held-back commits whose journal outgrows the checkpoint bound make the flush commit
@@ -718,25 +739,26 @@ fn crash_during_on_close_flush() {
 #[test]
 fn crash_during_on_close_flush_that_checkpoints() {
     let lab = Lab::new(ids_and(&range(100, 130)));
-    let path = lab.path("s.rvf");
-    base_store(&lab, "s.rvf", DistanceMetric::L2)
-        .close()
-        .unwrap();
-    let mut s = open_on_close(&path);
-    let before = fs::read(&path).unwrap();
-    let a = snap(&s, &lab.probe);
-    // Each one-vector commit adds a run, which counts at least a page of open cost: 20
-    // of them exceed the 64 KiB floor of the bound.
-    let mut between = Vec::new();
-    for id in 100..120 {
-        ingest(&mut s, &[id], 1);
-        between.push(snap(&s, &lab.probe));
-    }
-    let held = s.status();
+    let mut held = None;
+    let (a, b) = check_on_close_flush(
+        &lab,
+        "OnClose flush that checkpoints",
+        Cuts::Boundaries,
+        |s, probe| {
+            // Each one-vector commit adds a run, which counts at least a page of open
+            // cost: 20 of them exceed the 64 KiB floor of the bound.
+            let between = (100..120)
+                .map(|id| {
+                    ingest(s, &[id], 1);
+                    snap(s, probe)
+                })
+                .collect();
+            held = Some(s.status());
+            between
+        },
+    );
+    let held = held.unwrap();
     assert!(held.journal_commits >= 20, "no checkpoint before the flush");
-    s.flush().unwrap();
-    let after = fs::read(&path).unwrap();
-    let b = snap(&s, &lab.probe);
     assert_eq!(
         b.status.epoch,
         a.status.epoch + 21,
@@ -744,19 +766,6 @@ fn crash_during_on_close_flush_that_checkpoints() {
     );
     assert_eq!(b.status.journal_commits, 0);
     assert_eq!(b.status.total_vectors, held.total_vectors);
-    let commit = Commit {
-        before: &before,
-        after: &after,
-        a: &a,
-        b: &b,
-        between: &between,
-    };
-    crash_commit(
-        &lab,
-        "OnClose flush that checkpoints",
-        &commit,
-        Cuts::Boundaries,
-    );
 }
 
 /// Ids at the ends of the u64 range, in vectors and in membership sets, survive a commit
