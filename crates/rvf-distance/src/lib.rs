@@ -286,12 +286,14 @@ impl PackedBlock {
         self.nv = nv;
         self.dim = dim;
         self.transposed = dim <= PACKED_MAX_DIM;
-        self.data.clear();
         if !self.transposed {
+            self.data.clear();
             self.data
                 .extend_from_slice(block.get(..nv * dim).unwrap_or(&[]));
             return;
         }
+        // Every float of the groups is written below (zeros past the last
+        // vector), so the old contents need not be cleared first.
         let groups = nv.div_ceil(LANES);
         self.data.resize(groups * dim * LANES, 0.0);
         if dim == 0 {
@@ -299,9 +301,11 @@ impl PackedBlock {
         }
         let src = block.get(..nv * dim).unwrap_or(&[]);
         let full = dim / LANES * LANES;
-        // Destination order, so the writes are sequential; the 8 source rows
-        // are read with stride 8 but stay in L1. Element order = the
-        // canonical lanes (i = j, j + 8, .. for j = 0..8), then the tail.
+        // Full groups of 8 vectors go through 8x8 register transposes where
+        // AVX2 is available. Otherwise: destination order, so the writes are
+        // sequential; the 8 source rows are read with stride 8 but stay in
+        // L1. Element order = the canonical lanes (i = j, j + 8, .. for
+        // j = 0..8), then the tail.
         let order = (0..LANES)
             .flat_map(|j| (j..full).step_by(LANES))
             .chain(full..dim);
@@ -310,6 +314,12 @@ impl PackedBlock {
             .chunks_exact_mut(dim * LANES)
             .zip(src.chunks(dim * LANES))
         {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(k) = simd() {
+                if k.pack_group(src, dim, dst) {
+                    continue;
+                }
+            }
             let mut rows = [&[][..]; LANES];
             for (r, row) in rows.iter_mut().zip(src.chunks_exact(dim)) {
                 *r = row;
@@ -336,7 +346,7 @@ impl PackedBlock {
     ///
     /// Expects `queries.len() >= nq * dim` and `out.len() >= nq * len()`;
     /// otherwise only the query rows that fit are computed. Pass up to a few
-    /// hundred queries per call: the whole packed block is walked once per 4
+    /// hundred queries per call: the whole packed block is walked once per 6
     /// queries, so it should fit in L2 (see the caller's tile sizes).
     pub fn dot_tile(&self, queries: &[f32], nq: usize, out: &mut [f32]) {
         let (nv, dim) = (self.nv, self.dim);

@@ -81,11 +81,27 @@ fn check_all(queries: &[f32], nq: usize, vectors: &[f32], nv: usize, dim: usize)
         stride: nv,
     };
     let mut packed = PackedBlock::new();
+    // Reused buffer: stale contents from a larger block must not show.
+    packed.pack(&vec![f32::NAN; (nv + 9) * dim], nv + 9, dim);
     packed.pack(vectors, nv, dim);
     assert_eq!(packed.len(), nv);
     tout.fill(f32::NAN);
     packed.dot_tile(queries, nq, &mut tout);
     if dim > 0 && packed.transposed {
+        // The layout itself, bit for bit (the SIMD and scalar packers).
+        for (vi, v) in v_rows.iter().enumerate() {
+            let base = vi / 8 * dim * 8 + vi % 8;
+            for (i, &x) in v.iter().enumerate() {
+                let got = packed.data[base + crate::packed_index(i, dim)];
+                assert_eq!(got.to_bits(), x.to_bits(), "pack: vector {vi} element {i}");
+            }
+        }
+        for vi in nv..nv.div_ceil(8) * 8 {
+            for i in 0..dim {
+                let got = packed.data[vi / 8 * dim * 8 + vi % 8 + crate::packed_index(i, dim)];
+                assert_eq!(got.to_bits(), 0, "pack: padding {vi} element {i}");
+            }
+        }
         sout.fill(f32::NAN);
         scalar::packed_dot_tile(queries, nq, &packed.data, nv, dim, &mut sout);
     }
