@@ -1,5 +1,7 @@
 //! Exact k-nearest-neighbour search over the visible slots.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use rvf_distance::{dot_block, l2_sq, l2_sq_block, min_of_pairs, PackedBlock};
 
 use crate::error::{Result, RvfError};
@@ -173,7 +175,7 @@ impl RvfStore {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             t => t,
         };
-        let chunks = split_work(view, threads);
+        let pieces = split_work(view, threads);
         let batch = Batch {
             view,
             queries,
@@ -182,16 +184,14 @@ impl RvfStore {
             k,
             options,
         };
-        let partials: Vec<Result<Vec<TopK>>> = if chunks.len() <= 1 {
-            chunks.iter().map(|c| batch.scan(c)).collect()
+        let next_piece = AtomicUsize::new(0);
+        let worker = || batch.scan_pieces(&pieces, &next_piece);
+        let partials: Vec<Result<Vec<TopK>>> = if threads <= 1 || pieces.len() <= 1 {
+            vec![worker()]
         } else {
             std::thread::scope(|scope| {
-                let handles: Vec<_> = chunks
-                    .iter()
-                    .map(|c| {
-                        let b = &batch;
-                        scope.spawn(move || b.scan(c))
-                    })
+                let handles: Vec<_> = (0..threads.min(pieces.len()))
+                    .map(|_| scope.spawn(worker))
                     .collect();
                 handles
                     .into_iter()
@@ -213,12 +213,25 @@ impl RvfStore {
     }
 }
 
-/// A share of the slot space for one thread: (run, first index, count) pieces.
+/// A piece of the slot space: (run, first index, count) pieces of runs.
 type Chunk<'a> = Vec<(&'a Run, usize, usize)>;
 
+/// Pieces per thread in a batch scan. Threads take pieces one at a time, so a thread
+/// slowed down by other work on its core (common on shared machines) leaves its
+/// remaining pieces to the others instead of holding up the whole batch.
+const PIECES_PER_THREAD: usize = 8;
+/// Smallest piece, in tiles, so that tiny stores are not cut into slivers.
+const MIN_PIECE_TILES: usize = 4;
+
+/// Cuts the slot space into pieces for `threads` workers; piece sizes are whole tiles,
+/// so only the last piece of a run ends in a partial tile.
 fn split_work(view: &View, threads: usize) -> Vec<Chunk<'_>> {
     let total: usize = view.runs.values().map(|r| r.count as usize).sum();
-    let per = total.div_ceil(threads.max(1)).max(1);
+    let wanted = threads.max(1).saturating_mul(PIECES_PER_THREAD);
+    let per = total
+        .div_ceil(wanted)
+        .next_multiple_of(TILE_VECTORS)
+        .max(MIN_PIECE_TILES * TILE_VECTORS);
     let mut chunks: Vec<Chunk<'_>> = vec![Vec::new()];
     let mut filled = 0usize;
     for run in view.runs.values() {
@@ -251,11 +264,20 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    fn scan(&self, chunk: &Chunk<'_>) -> Result<Vec<TopK>> {
+    /// One worker: takes pieces from `next` until none are left, and returns its
+    /// top-k of every query over the pieces it scanned.
+    fn scan_pieces(&self, pieces: &[Chunk<'_>], next: &AtomicUsize) -> Result<Vec<TopK>> {
+        let mut tops: Vec<TopK> = (0..self.queries.len()).map(|_| TopK::new(self.k)).collect();
+        while let Some(piece) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) {
+            self.scan(piece, &mut tops)?;
+        }
+        Ok(tops)
+    }
+
+    fn scan(&self, chunk: &Chunk<'_>, tops: &mut [TopK]) -> Result<()> {
         let view = self.view;
         let dim = usize::from(view.config.dim);
         let nq_total = self.queries.len();
-        let mut tops: Vec<TopK> = (0..nq_total).map(|_| TopK::new(self.k)).collect();
         let mut dots = vec![0f32; TILE_QUERIES * TILE_VECTORS];
         let mut screen = vec![0f32; TILE_VECTORS];
         let mut inv_v = vec![0f32; TILE_VECTORS];
@@ -377,6 +399,6 @@ impl Batch<'_> {
                 v0 += nv;
             }
         }
-        Ok(tops)
+        Ok(())
     }
 }

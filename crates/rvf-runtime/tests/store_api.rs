@@ -95,6 +95,52 @@ fn create_ingest_query_reopen_all_metrics() {
     }
 }
 
+/// Large enough that a batch is cut into many pieces taken by several threads, over
+/// runs of uneven sizes with deletes: every thread count gives each query exactly its
+/// single-query answer, which is the brute-force answer.
+#[test]
+fn query_batch_on_any_thread_count_equals_query() {
+    for metric in [
+        DistanceMetric::L2,
+        DistanceMetric::InnerProduct,
+        DistanceMetric::Cosine,
+    ] {
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("s.rvf");
+        let mut s = RvfStore::create(&path, opts(20, metric)).unwrap();
+        let mut next = 0;
+        for len in [1500, 37, 2900, 640, 1111] {
+            ingest_range(&mut s, next..next + len, 20);
+            next += len;
+        }
+        let dead: Vec<u64> = (0..next).filter(|i| i % 7 == 3).collect();
+        s.delete(&dead).unwrap();
+        let queries: Vec<Vec<f32>> = (0..30).map(|i| vec_for(50_000 + i, 20)).collect();
+        let refs: Vec<&[f32]> = queries.iter().map(|q| q.as_slice()).collect();
+        let single: Vec<_> = refs
+            .iter()
+            .map(|q| s.query(q, 7, &QueryOptions::default()).unwrap())
+            .collect();
+        for (q, got) in refs.iter().zip(&single).take(3) {
+            let got: Vec<(u64, f32)> = got.iter().map(|r| (r.id, r.distance)).collect();
+            assert_eq!(got, brute_force(&s, q, 7, metric), "{metric:?}");
+        }
+        for threads in [1, 2, 3, 5, 64] {
+            let batch = s
+                .query_batch(
+                    &refs,
+                    7,
+                    &QueryOptions {
+                        threads,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            assert_eq!(batch, single, "{metric:?}, {threads} threads");
+        }
+    }
+}
+
 #[test]
 fn upsert_delete_reingest_and_identity_survive_reopen() {
     let dir = TempDir::new().unwrap();
