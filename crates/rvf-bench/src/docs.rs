@@ -15,6 +15,8 @@ pub struct RunInfo {
     pub contention: Vec<(String, f64)>,
     pub load_start: String,
     pub load_end: String,
+    /// [`machine::stream_read_gbps`], measured before the parts.
+    pub stream_gbps: f64,
 }
 
 pub fn render(env: &Env, run: &RunInfo, peer_info: Option<&Value>, rows: &[Row]) -> String {
@@ -37,6 +39,12 @@ pub fn render(env: &Env, run: &RunInfo, peer_info: Option<&Value>, rows: &[Row])
         machine::mem_total()
     );
     let _ = writeln!(out, "- OS kernel: Linux {}", machine::os_release());
+    let _ = writeln!(
+        out,
+        "- One core reads uncached memory at {:.1} GB/s (best of 5 AVX2 passes over 512 MiB; \
+         a 1-thread exact scan of a store larger than the caches cannot go faster)",
+        run.stream_gbps
+    );
     let busy: Vec<String> = run
         .contention
         .iter()

@@ -148,3 +148,18 @@ pub fn wait_quiet(max: std::time::Duration) -> f64 {
         ));
     }
 }
+
+/// How fast one core reads memory that is in no cache: the best of `reps` AVX2 passes
+/// (a running minimum, the cheapest work per float) over a 512 MiB array, in GB/s. A
+/// 1-thread exact scan cannot beat it, so it puts the single-query rows in proportion.
+pub fn stream_read_gbps(reps: usize) -> f64 {
+    let floats = 128 << 20;
+    let data: Vec<f32> = (0..floats).map(|i| (i % 1021) as f32).collect();
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = std::time::Instant::now();
+        std::hint::black_box(rvf_distance::min_of_pairs(&data, &data, |x, _| x));
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (floats * 4) as f64 / best / 1e9
+}

@@ -135,9 +135,10 @@ fn one_dataset(env: &Env, ds: &Dataset, scratch: &Scratch, rows: &mut Vec<Row>) 
         })
         .ratio(p_mean / ours.single.mean)
         .note(format!(
-            "{} queries, best of {} rounds; {}",
+            "{} queries, best of {} rounds; our scan reads {:.1} GB/s; {}",
             ours.single.count,
             scale.rounds,
+            (ds.base.len() * ds.base.dim * 4) as f64 / ours.single.median / 1e9,
             checks.join("; ")
         )),
     );
