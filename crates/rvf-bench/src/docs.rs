@@ -15,8 +15,8 @@ pub struct RunInfo {
     pub contention: Vec<(String, f64)>,
     pub load_start: String,
     pub load_end: String,
-    /// [`machine::stream_read_gbps`], measured before the parts.
-    pub stream_gbps: f64,
+    /// [`machine::stream_read_gbps`], measured before and after the parts.
+    pub stream_gbps: (f64, f64),
 }
 
 pub fn render(env: &Env, run: &RunInfo, peer_info: Option<&Value>, rows: &[Row]) -> String {
@@ -41,9 +41,11 @@ pub fn render(env: &Env, run: &RunInfo, peer_info: Option<&Value>, rows: &[Row])
     let _ = writeln!(out, "- OS kernel: Linux {}", machine::os_release());
     let _ = writeln!(
         out,
-        "- One core reads uncached memory at {:.1} GB/s (best of 5 AVX2 passes over 512 MiB; \
-         a 1-thread exact scan of a store larger than the caches cannot go faster)",
-        run.stream_gbps
+        "- One core read uncached memory at {:.1} GB/s before the benchmarks and {:.1} GB/s \
+         after them (best of 5 AVX2 passes over 512 MiB each time): the ceiling of a 1-thread \
+         scan of a store larger than the caches, which moves with the load on this shared \
+         machine",
+        run.stream_gbps.0, run.stream_gbps.1
     );
     let busy: Vec<String> = run
         .contention

@@ -268,8 +268,10 @@ fn run() -> BenchResult<()> {
     let part = cli.part;
     let load_start = machine::loadavg();
     env.settle();
-    let stream_gbps = machine::stream_read_gbps(5);
-    progress(format!("one core streams memory at {stream_gbps:.1} GB/s"));
+    let stream_before = machine::stream_read_gbps(5);
+    progress(format!(
+        "one core streams memory at {stream_before:.1} GB/s"
+    ));
     let mut contention = Vec::new();
     type Bench = fn(&Env, &mut Datasets, &mut Vec<Row>) -> BenchResult<()>;
     let parts: [(Part, &str, Bench); 4] = [
@@ -301,7 +303,7 @@ fn run() -> BenchResult<()> {
         contention,
         load_start,
         load_end: machine::loadavg(),
-        stream_gbps,
+        stream_gbps: (stream_before, machine::stream_read_gbps(5)),
     };
     let doc = docs::render(&env, &run, Peer::find(&peer_info, "info"), &rows);
     println!("{doc}");
