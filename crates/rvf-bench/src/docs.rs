@@ -128,7 +128,7 @@ const METHOD: &str = "
 3. **Ingest.** `create`, `ingest_batch` in batches, `close` (one fsync at close,
    `Durability::OnClose`), timed end to end. Peers: faiss `IndexFlatL2.add` of the same
    batches (memory only), and writing the same raw bytes to a new file with one `fsync`
-   (alternating with our runs). Medians of the repetitions. The third row repeats both
+   (alternating with our runs, and every other repetition first). Medians of the repetitions. The third row repeats both
    in a directory of `/dev/shm` (a memory file system): without a disk it shows how fast
    the store's own work (checks, norms, checksums, id map, page-cache copies) goes, and
    so whether the disk or the store limits the first two rows.
