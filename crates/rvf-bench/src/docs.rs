@@ -128,10 +128,11 @@ const METHOD: &str = "
 3. **Ingest.** `create`, `ingest_batch` in batches, `close` (one fsync at close,
    `Durability::OnClose`), timed end to end. Peers: faiss `IndexFlatL2.add` of the same
    batches (memory only), and writing the same raw bytes to a new file with one `fsync`
-   (alternating with our runs, and every other repetition first). Medians of the repetitions. The third row repeats both
-   in a directory of `/dev/shm` (a memory file system): without a disk it shows how fast
-   the store's own work (checks, norms, checksums, id map, page-cache copies) goes, and
-   so whether the disk or the store limits the first two rows.
+   (alternating with our runs, and first in every other repetition). Medians of the
+   repetitions. The third row repeats both in a directory of `/dev/shm` (a memory file
+   system): without a disk it shows how fast the store's own work (checks, norms,
+   checksums, id map, page-cache copies) goes, and so whether the disk or the store
+   limits the first two rows.
 4. **Open after history.** Store A: all vectors of the smallest synthetic set ingested in
    commits/2 small `ingest_batch` commits interleaved with commits/2 `delete` commits of
    scattered live ids (`OnClose`). Store B: A's live vectors in one batch. Median
