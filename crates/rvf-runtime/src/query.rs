@@ -158,17 +158,49 @@ impl RvfStore {
         for q in queries {
             self.check_query(q)?;
         }
+        let mut flat = Vec::with_capacity(queries.len() * usize::from(self.view.config.dim));
+        for q in queries {
+            flat.extend_from_slice(q);
+        }
+        self.query_batch_checked(&flat, k, options)
+    }
+
+    /// [`RvfStore::query_batch`] over queries stored row after row in one slice
+    /// (`queries.len()` must be a multiple of the dimension), as numpy and most
+    /// embedding libraries hold them: no per-query slices, no copy.
+    pub fn query_batch_flat(
+        &self,
+        queries: &[f32],
+        k: usize,
+        options: &QueryOptions,
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        let dim = usize::from(self.view.config.dim);
+        if !queries.len().is_multiple_of(dim) {
+            return Err(RvfError::InvalidArgument(format!(
+                "{} floats are not a whole number of {dim}-dimensional queries",
+                queries.len()
+            )));
+        }
+        for q in queries.chunks_exact(dim) {
+            self.check_query(q)?;
+        }
+        self.query_batch_checked(queries, k, options)
+    }
+
+    fn query_batch_checked(
+        &self,
+        flat: &[f32],
+        k: usize,
+        options: &QueryOptions,
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        let view = &self.view;
+        let dim = usize::from(view.config.dim);
+        let queries: Vec<&[f32]> = flat.chunks_exact(dim).collect();
         if queries.is_empty() || k == 0 {
             return Ok(vec![Vec::new(); queries.len()]);
         }
-        let view = &self.view;
         for run in view.runs.values() {
             run.check.ensure(view.file(run)?)?;
-        }
-        let dim = usize::from(view.config.dim);
-        let mut flat = Vec::with_capacity(queries.len() * dim);
-        for q in queries {
-            flat.extend_from_slice(q);
         }
         let q_norms: Vec<f32> = queries.iter().map(|q| rvf_distance::dot(q, q)).collect();
         let threads = match options.threads {
@@ -178,8 +210,8 @@ impl RvfStore {
         let pieces = split_work(view, threads);
         let batch = Batch {
             view,
-            queries,
-            flat: &flat,
+            queries: &queries,
+            flat,
             q_norms: &q_norms,
             k,
             options,

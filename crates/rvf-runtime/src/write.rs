@@ -118,6 +118,27 @@ struct Item<'a> {
 }
 
 impl RvfStore {
+    /// [`RvfStore::ingest_batch`] of vectors stored row after row in one slice
+    /// (`ids.len()` rows of the store's dimension), as numpy and most embedding
+    /// libraries hold them. The rows are read in place, never copied.
+    pub fn ingest_flat(
+        &mut self,
+        vectors: &[f32],
+        ids: &[u64],
+        metadata: Option<&[Metadata]>,
+    ) -> Result<IngestResult> {
+        let dim = usize::from(self.view.config.dim);
+        if Some(vectors.len()) != ids.len().checked_mul(dim) {
+            return Err(RvfError::InvalidArgument(format!(
+                "{} floats for {} ids of dimension {dim}",
+                vectors.len(),
+                ids.len()
+            )));
+        }
+        let rows: Vec<&[f32]> = vectors.chunks_exact(dim).collect();
+        self.ingest_batch(&rows, ids, metadata)
+    }
+
     /// Inserts or replaces vectors by id, in one commit. Vectors with the wrong dimension
     /// or a non-finite value are skipped and counted in `rejected`; when an id appears
     /// more than once, its last occurrence wins.

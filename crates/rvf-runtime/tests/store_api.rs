@@ -330,3 +330,38 @@ fn store_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<RvfStore>();
 }
+
+/// The flat-matrix entry points give what their slice-of-slices twins give, and refuse
+/// a length that is not a whole number of rows.
+#[test]
+fn flat_entry_points_match_the_slice_ones() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let opts = |name: &str| {
+        (
+            dir.path().join(name),
+            RvfOptions {
+                dimension: 3,
+                metric: DistanceMetric::Cosine,
+                ..Default::default()
+            },
+        )
+    };
+    let (pa, oa) = opts("a.rvf");
+    let (pb, ob) = opts("b.rvf");
+    let mut a = RvfStore::create(&pa, oa).unwrap();
+    let mut b = RvfStore::create(&pb, ob).unwrap();
+    let flat: Vec<f32> = (0..30).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+    let ids: Vec<u64> = (0..10).map(|i| i * 3).collect();
+    let rows: Vec<&[f32]> = flat.chunks(3).collect();
+    assert_eq!(
+        a.ingest_flat(&flat, &ids, None).unwrap().accepted,
+        b.ingest_batch(&rows, &ids, None).unwrap().accepted
+    );
+    assert!(a.ingest_flat(&flat[..29], &ids, None).is_err());
+    assert!(a.ingest_flat(&flat, &ids[..9], None).is_err());
+    let q = QueryOptions::default();
+    let by_rows = b.query_batch(&rows[..4], 3, &q).unwrap();
+    assert_eq!(a.query_batch_flat(&flat[..12], 3, &q).unwrap(), by_rows);
+    assert!(a.query_batch_flat(&flat[..11], 3, &q).is_err());
+    assert_eq!(a.query_batch_flat(&[], 3, &q).unwrap().len(), 0);
+}
