@@ -28,6 +28,7 @@ mod commit;
 mod compact;
 mod error;
 mod filter;
+mod filter_parse;
 mod idmap;
 mod load;
 mod local;
