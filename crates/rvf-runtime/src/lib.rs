@@ -29,6 +29,7 @@ mod compact;
 mod error;
 mod filter;
 mod idmap;
+mod idset;
 mod load;
 mod local;
 mod mmap;
