@@ -207,7 +207,6 @@ fn write_seeds(env: &Env, root: &Path) {
             };
             let payload = match t {
                 SegmentType::Vec => [&(DIM as u16).to_le_bytes()[..], p].concat(),
-                SegmentType::Delta => [&[8u8][..], p].concat(),
                 SegmentType::IdIndex => {
                     let n = (p.len() / 8) as u16;
                     [&[1u8][..], &n.to_le_bytes(), p].concat()

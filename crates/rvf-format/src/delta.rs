@@ -9,7 +9,7 @@ use crate::bytes::{put_u64, put_varint, ByteReader};
 use crate::error::{FormatError, Result};
 use crate::manifest::SegRef;
 use crate::runs::{RunDesc, RUN_DESC_LEN};
-use crate::sets::{decode_sorted_values, encode_sorted_set};
+use crate::sets::{decode_spans, encode_spans, Span, NO_LIMIT};
 
 const TAG_RUNS: u8 = 1;
 const TAG_DEAD_SLOTS: u8 = 2;
@@ -44,12 +44,12 @@ impl MembershipModeCode {
 pub struct Delta {
     pub prev: SegRef,
     pub runs_added: Vec<RunDesc>,
-    /// Ascending, distinct slots that became dead in this commit.
-    pub dead_slots: Vec<u64>,
+    /// Slots that became dead in this commit (ascending, disjoint spans).
+    pub dead_slots: Vec<Span>,
     /// A mode change empties the membership set before the adds and removes below apply.
     pub membership_mode: Option<MembershipModeCode>,
-    pub members_added: Vec<u64>,
-    pub members_removed: Vec<u64>,
+    pub members_added: Vec<Span>,
+    pub members_removed: Vec<Span>,
 }
 
 impl Delta {
@@ -80,7 +80,7 @@ impl Delta {
         }
         if !self.dead_slots.is_empty() {
             let mut body = Vec::new();
-            encode_sorted_set(&self.dead_slots, &mut body);
+            encode_spans(&self.dead_slots, &mut body);
             section(TAG_DEAD_SLOTS, body, &mut out);
         }
         if let Some(mode) = self.membership_mode {
@@ -88,20 +88,21 @@ impl Delta {
         }
         if !self.members_added.is_empty() {
             let mut body = Vec::new();
-            encode_sorted_set(&self.members_added, &mut body);
+            encode_spans(&self.members_added, &mut body);
             section(TAG_MEMBERS_ADD, body, &mut out);
         }
         if !self.members_removed.is_empty() {
             let mut body = Vec::new();
-            encode_sorted_set(&self.members_removed, &mut body);
+            encode_spans(&self.members_removed, &mut body);
             section(TAG_MEMBERS_REMOVE, body, &mut out);
         }
         out
     }
 
-    /// `max_values` caps how many slots or ids one set may expand to (the caller passes a
-    /// bound derived from the file, e.g. its slot count or byte size).
-    pub fn decode(payload: &[u8], max_values: u64) -> Result<Delta> {
+    /// Sets are decoded as spans (see [`crate::sets`]): their memory is bounded by the
+    /// payload's size whatever the number of slots or ids they cover. The caller checks
+    /// dead slots against its slot count.
+    pub fn decode(payload: &[u8]) -> Result<Delta> {
         let what = "DELTA";
         let mut r = ByteReader::new(payload, what);
         let prev = SegRef {
@@ -134,12 +135,12 @@ impl Delta {
                         d.runs_added.push(RunDesc::decode(&mut b)?);
                     }
                 }
-                TAG_DEAD_SLOTS => d.dead_slots = decode_sorted_values(&mut b, max_values)?,
+                TAG_DEAD_SLOTS => d.dead_slots = decode_spans(&mut b, NO_LIMIT)?,
                 TAG_MEMBERSHIP_MODE => {
                     d.membership_mode = Some(MembershipModeCode::from_u8(b.u8()?)?)
                 }
-                TAG_MEMBERS_ADD => d.members_added = decode_sorted_values(&mut b, max_values)?,
-                TAG_MEMBERS_REMOVE => d.members_removed = decode_sorted_values(&mut b, max_values)?,
+                TAG_MEMBERS_ADD => d.members_added = decode_spans(&mut b, NO_LIMIT)?,
+                TAG_MEMBERS_REMOVE => d.members_removed = decode_spans(&mut b, NO_LIMIT)?,
                 t => {
                     return Err(FormatError::invalid(
                         what,
@@ -156,19 +157,17 @@ impl Delta {
 }
 
 /// MEMBERSHIP checkpoint payload: `u8 mode`, then the sorted id set.
-pub fn encode_membership(mode: MembershipModeCode, ids: &[u64]) -> Vec<u8> {
+pub fn encode_membership(mode: MembershipModeCode, ids: &[Span]) -> Vec<u8> {
     let mut out = vec![mode as u8];
-    encode_sorted_set(ids, &mut out);
+    encode_spans(ids, &mut out);
     out
 }
 
-pub fn decode_membership(
-    payload: &[u8],
-    max_values: u64,
-) -> Result<(MembershipModeCode, Vec<u64>)> {
+/// The mode and id spans of a MEMBERSHIP payload (at most one span per two bytes).
+pub fn decode_membership(payload: &[u8]) -> Result<(MembershipModeCode, Vec<Span>)> {
     let mut r = ByteReader::new(payload, "MEMBERSHIP");
     let mode = MembershipModeCode::from_u8(r.u8()?)?;
-    let ids = decode_sorted_values(&mut r, max_values)?;
+    let ids = decode_spans(&mut r, NO_LIMIT)?;
     if !r.is_empty() {
         return Err(FormatError::invalid("MEMBERSHIP", "trailing bytes"));
     }
@@ -176,9 +175,9 @@ pub fn decode_membership(
 }
 
 /// DEAD_SET checkpoint payload: the sorted slot set.
-pub fn encode_dead_set(slots: &[u64]) -> Vec<u8> {
+pub fn encode_dead_set(slots: &[Span]) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_sorted_set(slots, &mut out);
+    encode_spans(slots, &mut out);
     out
 }
 
@@ -186,12 +185,13 @@ pub fn encode_dead_set(slots: &[u64]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::runs::RunKind;
+    use crate::sets::spans_of;
     use proptest::prelude::*;
 
-    fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+    fn spans(mut v: Vec<u64>) -> Vec<Span> {
         v.sort_unstable();
         v.dedup();
-        v
+        spans_of(&v)
     }
 
     proptest! {
@@ -207,35 +207,46 @@ mod tests {
                     first_slot: i as u64 * 100, count: 100, kind: RunKind::Append,
                     vec_seg: 1024, vec_seg_len: 64, slot_seg: 2048, slot_seg_len: 64,
                 }).collect(),
-                dead_slots: sorted(dead),
+                dead_slots: spans(dead),
                 membership_mode: mode.map(|m| if m { MembershipModeCode::Include } else { MembershipModeCode::Exclude }),
-                members_added: sorted(add),
-                members_removed: sorted(rem),
+                members_added: spans(add),
+                members_removed: spans(rem),
             };
             let bytes = d.encode();
-            prop_assert_eq!(Delta::decode(&bytes, 1 << 20).unwrap(), d);
+            prop_assert_eq!(Delta::decode(&bytes).unwrap(), d);
         }
 
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = Delta::decode(&bytes, 10_000);
+            let _ = Delta::decode(&bytes);
         }
 
         #[test]
         fn membership_round_trip(ids in proptest::collection::vec(any::<u64>(), 0..40), inc in any::<bool>()) {
-            let ids = sorted(ids);
+            let ids = spans(ids);
             let mode = if inc { MembershipModeCode::Include } else { MembershipModeCode::Exclude };
             let bytes = encode_membership(mode, &ids);
-            prop_assert_eq!(decode_membership(&bytes, 1 << 20).unwrap(), (mode, ids));
+            prop_assert_eq!(decode_membership(&bytes).unwrap(), (mode, ids));
         }
     }
 
+    /// The largest sets the API writes (a delete of a million consecutive slots, a
+    /// membership change of every u64 id) are a few bytes and decode as written.
     #[test]
-    fn huge_expansion_is_refused() {
+    fn huge_ranges_round_trip() {
         let d = Delta {
-            dead_slots: (0..1000).collect(),
+            dead_slots: vec![Span::new(0, 999_999)],
+            members_added: vec![Span::new(0, u64::MAX)],
+            members_removed: vec![Span::new(5, 5), Span::new(1 << 40, (1 << 41) - 1)],
             ..Delta::default()
         };
-        assert!(Delta::decode(&d.encode(), 10).is_err());
+        let bytes = d.encode();
+        assert!(bytes.len() < 64, "{} bytes", bytes.len());
+        assert_eq!(Delta::decode(&bytes).unwrap(), d);
+        let m = encode_membership(MembershipModeCode::Include, &[Span::new(0, 2_999)]);
+        assert_eq!(
+            decode_membership(&m).unwrap(),
+            (MembershipModeCode::Include, vec![Span::new(0, 2_999)])
+        );
     }
 }

@@ -64,6 +64,11 @@ pub const SEGMENT_MAGIC: [u8; 4] = *b"RVFS";
 pub const MAX_PAYLOAD_LEN: u64 = 1 << 40;
 /// Largest vector dimension (the field is a u16).
 pub const MAX_DIMENSION: u16 = u16::MAX;
+/// Largest cluster (the unit a branch copies). Far above any useful size; it bounds
+/// the slots a branch may skip to start on a cluster boundary.
+pub const MAX_CLUSTER_BYTES: u32 = 1 << 24;
+/// Smallest cluster, and the multiple every cluster size is.
+pub const CLUSTER_ALIGN: u32 = 64;
 /// Deepest chain of parents a branch may have.
 pub const MAX_LINEAGE_DEPTH: u16 = 64;
 /// Longest recorded parent path, in bytes.

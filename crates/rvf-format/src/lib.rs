@@ -22,7 +22,9 @@ pub use bitmap::{decode_slot_bitmap, encode_slot_bitmap};
 pub use bytes::{align_up, ByteReader};
 pub use delta::{decode_membership, encode_dead_set, encode_membership, Delta, MembershipModeCode};
 pub use error::{FormatError, Result};
-pub use manifest::{manifest_hash, Manifest, MetricCode, ParentRef, SegRef, MANIFEST_FIXED_LEN};
+pub use manifest::{
+    manifest_hash, vectors_per_cluster, Manifest, MetricCode, ParentRef, SegRef, MANIFEST_FIXED_LEN,
+};
 pub use metadata::{
     decode_metadata, encode_metadata, validate_metadata, MetaValue, Metadata, MAX_META_NAME_LEN,
     MAX_META_STR_LEN,
@@ -32,5 +34,8 @@ pub use runs::{
     decode_run_table, encode_id_index, encode_run_table, IdIndex, RunDesc, RunKind, RUN_DESC_LEN,
 };
 pub use segment::{encode_segment, read_segment, read_segment_of, SegmentHeader, SegmentType};
-pub use sets::{decode_sorted_set, decode_sorted_values, encode_sorted_set, to_ranges, NO_LIMIT};
+pub use sets::{
+    decode_sorted_set, decode_spans, encode_sorted_set, encode_spans, span_count, spans_of, Span,
+    NO_LIMIT,
+};
 pub use vecseg::{encode_slot_seg, SlotSeg, VecSegLayout, RUN_HEADER_LEN};

@@ -4,7 +4,7 @@
 
 use crate::bytes::{put_u16, put_u32, put_u64, ByteReader};
 use crate::error::{FormatError, Result};
-use crate::layout::{MAX_LINEAGE_DEPTH, MAX_PATH_LEN};
+use crate::layout::{CLUSTER_ALIGN, MAX_CLUSTER_BYTES, MAX_LINEAGE_DEPTH, MAX_PATH_LEN};
 
 /// Distance metric codes stored on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -242,8 +242,17 @@ impl Manifest {
         if self.dimension == 0 {
             return fail("dimension is 0".into());
         }
-        if self.vectors_per_cluster == 0 {
-            return fail("vectors_per_cluster is 0".into());
+        if self.cluster_bytes < CLUSTER_ALIGN
+            || self.cluster_bytes > MAX_CLUSTER_BYTES
+            || !self.cluster_bytes.is_multiple_of(CLUSTER_ALIGN)
+        {
+            return fail(format!(
+                "cluster size {} is not allowed",
+                self.cluster_bytes
+            ));
+        }
+        if self.vectors_per_cluster != vectors_per_cluster(self.dimension, self.cluster_bytes) {
+            return fail("vectors_per_cluster does not follow the cluster size".into());
         }
         if self.lineage_depth > MAX_LINEAGE_DEPTH {
             return fail(format!(
@@ -253,6 +262,9 @@ impl Manifest {
         }
         if self.parent.is_some() != (self.lineage_depth > 0) {
             return fail("lineage depth and parent reference disagree".into());
+        }
+        if self.parent.is_none() && self.first_local_slot != 0 {
+            return fail("a store without a parent has inherited slots".into());
         }
         if self.first_local_slot > self.slot_count {
             return fail("first local slot lies beyond the slot count".into());
@@ -290,6 +302,11 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// Vectors of `dim` floats in a cluster of `cluster_bytes`: `max(1, bytes / (4 dim))`.
+pub fn vectors_per_cluster(dim: u16, cluster_bytes: u32) -> u32 {
+    (cluster_bytes / (u32::from(dim) * 4).max(1)).max(1)
 }
 
 fn put_segref(out: &mut Vec<u8>, r: SegRef) {

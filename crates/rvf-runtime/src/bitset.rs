@@ -45,6 +45,23 @@ impl Bitset {
         }
     }
 
+    /// Sets the bits of `span` (which the caller has bounded by a slot count).
+    pub fn set_span(&mut self, span: rvf_format::Span) {
+        self.set_range(span.first, span.last - span.first + 1);
+    }
+
+    /// The set bits as ascending, disjoint, non-adjacent spans.
+    pub fn spans(&self) -> Vec<rvf_format::Span> {
+        let mut out: Vec<rvf_format::Span> = Vec::new();
+        for bit in self.ones() {
+            match out.last_mut() {
+                Some(s) if s.last + 1 == bit => s.last = bit,
+                _ => out.push(rvf_format::Span::single(bit)),
+            }
+        }
+        out
+    }
+
     /// Sets every bit that is set in `other`.
     pub fn or(&mut self, other: &Bitset) {
         if other.words.len() > self.words.len() {

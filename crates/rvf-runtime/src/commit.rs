@@ -3,7 +3,7 @@
 use rvf_format::layout::FORMAT_VERSION;
 use rvf_format::{
     encode_dead_set, encode_id_index, encode_membership, encode_run_table, encode_slot_bitmap,
-    manifest_hash, Delta, Manifest, RootSlot, RunDesc, SegRef, SegmentType, SlotSeg,
+    manifest_hash, Delta, Manifest, RootSlot, RunDesc, SegRef, SegmentType, SlotSeg, Span,
 };
 
 use crate::bitset::Bitset;
@@ -101,8 +101,7 @@ impl RvfStore {
                 let end = self.writer_mut()?.end;
                 self.remap(end)?;
                 let file = self.view.files.first().cloned();
-                let file =
-                    file.ok_or_else(|| RvfError::InvalidArgument("store has no file".into()))?;
+                let file = file.ok_or_else(|| RvfError::internal("store has no file"))?;
                 let writer = self.writer_mut()?;
                 write_checkpoint(
                     writer,
@@ -155,7 +154,7 @@ impl RvfStore {
         let end = self.writer_mut()?.end;
         self.remap(end)?;
         let file = self.view.files.first().cloned();
-        let file = file.ok_or_else(|| RvfError::InvalidArgument("store has no file".into()))?;
+        let file = file.ok_or_else(|| RvfError::internal("store has no file"))?;
         let state = CheckpointState::of(&self.local);
         let writer = writer_of(&mut self.writer, &self.path)?;
         write_checkpoint(writer, &mut txn, &mut m, &state, &file)?;
@@ -248,10 +247,10 @@ pub(crate) fn write_checkpoint(
     };
     let members = match state.membership {
         Some(f) if !f.is_transparent() => {
-            let ids: Vec<u64> = f.ids().collect();
+            let spans: Vec<Span> = f.ids.spans().collect();
             append(
                 SegmentType::Membership,
-                &encode_membership(f.mode().code(), &ids),
+                &encode_membership(f.mode().code(), &spans),
             )?
         }
         _ => SegRef::NONE,
@@ -271,7 +270,7 @@ pub(crate) fn write_checkpoint(
 /// a bitmap (scattered deletes, which also decode much faster at open).
 fn encode_dead(dead: &Bitset) -> (SegmentType, Vec<u8>) {
     let bit_len = dead.bit_len();
-    let ranges = encode_dead_set(&dead.ones().collect::<Vec<u64>>());
+    let ranges = encode_dead_set(&dead.spans());
     if ranges.len() as u64 <= 8 + bit_len.div_ceil(64) * 8 {
         (SegmentType::DeadSet, ranges)
     } else {

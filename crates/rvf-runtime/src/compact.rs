@@ -2,7 +2,7 @@
 //! old one, sync it, and rename it over the old one.
 
 use std::fs::OpenOptions as FsOpenOptions;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rvf_format::layout::DATA_START;
 use rvf_format::{Manifest, RunDesc, RunKind, SegRef};
@@ -53,7 +53,9 @@ impl RvfStore {
         self.flush()?;
         let tmp = tmp_path(&self.path);
         let _ = std::fs::remove_file(&tmp);
-        let result = self.write_rewrite(&tmp, keep);
+        let result = self
+            .write_rewrite(&tmp, keep)
+            .and_then(|()| self.check_rewrite(&tmp));
         if let Err(e) = result {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
@@ -158,6 +160,40 @@ impl RvfStore {
         write_manifest_and_root(&mut writer, &mut txn, &mut m).map(|_| ())
     }
 
+    /// Opens the rewritten file as a reader would, verifies every segment it uses and
+    /// compares what it shows with this store, so that a rewrite this build cannot read
+    /// back never replaces a good file.
+    fn check_rewrite(&self, tmp: &Path) -> Result<()> {
+        let options = OpenOptions {
+            read_only: true,
+            parent_search_paths: self.search.search_paths.clone(),
+            ..OpenOptions::default()
+        };
+        let rewritten = RvfStore::open_with(tmp, options)?;
+        for run in rewritten.view.runs.values() {
+            run.check.ensure(rewritten.view.file(run)?)?;
+        }
+        let mismatch = |what: &str| {
+            Err(RvfError::internal(format!(
+                "the rewrite of {} does not match the store ({what}); the original file is unchanged",
+                self.path.display()
+            )))
+        };
+        if rewritten.view.visible_count != self.view.visible_count {
+            return mismatch("number of vectors");
+        }
+        if rewritten.ids()? != self.ids()? {
+            return mismatch("ids");
+        }
+        if rewritten.local.membership != self.local.membership
+            && self.local.manifest.parent.is_some()
+            && rewritten.local.manifest.parent.is_some()
+        {
+            return mismatch("membership filter");
+        }
+        Ok(())
+    }
+
     /// Writes the vectors, ids and metadata of `slots` (of the current view) as one run
     /// starting at `first_slot`.
     fn copy_slots(
@@ -172,9 +208,9 @@ impl RvfStore {
         let dim = usize::from(view.config.dim);
         let mut rows = RunRows::with_capacity(slots.len());
         for &s in slots {
-            let run = view
-                .run_of(s)
-                .ok_or_else(|| RvfError::corrupt(&self.path, 0, format!("slot {s} has no run")))?;
+            let run = view.run_of(s).ok_or_else(|| {
+                RvfError::corrupt_state(&self.path, format!("slot {s} has no run"))
+            })?;
             let file = view.file(run)?;
             run.check.ensure(file)?;
             let i = (s - run.first_slot) as usize;

@@ -15,10 +15,11 @@ pub enum RvfError {
         #[source]
         source: io::Error,
     },
-    #[error("{path}: file is damaged: {detail} (at byte offset {offset})")]
+    #[error("{path}: file is damaged: {detail} ({})", display_offset(*.offset))]
     Corrupt {
         path: PathBuf,
-        offset: u64,
+        /// Where the damage was found, when a byte offset is known.
+        offset: Option<u64>,
         detail: String,
     },
     #[error("{path}: {detail}")]
@@ -58,6 +59,16 @@ pub enum RvfError {
     },
     #[error("lineage too deep: a branch may have at most {max} ancestors")]
     LineageTooDeep { max: u16 },
+    /// A broken invariant of this library (a bug), not a problem of the caller or file.
+    #[error("internal error (please report): {0}")]
+    Internal(String),
+}
+
+fn display_offset(offset: Option<u64>) -> String {
+    match offset {
+        Some(o) => format!("at byte offset {o}"),
+        None => "offset unknown".into(),
+    }
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -91,6 +102,7 @@ impl RvfError {
             RvfError::ParentMissing { .. } => "RVF_E_PARENT_MISSING",
             RvfError::ParentMismatch { .. } => "RVF_E_PARENT_MISMATCH",
             RvfError::LineageTooDeep { .. } => "RVF_E_LINEAGE_DEPTH",
+            RvfError::Internal(_) => "RVF_E_INTERNAL",
         }
     }
 
@@ -102,12 +114,27 @@ impl RvfError {
         }
     }
 
+    /// Damage found at a known byte offset.
     pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, detail: impl ToString) -> Self {
         RvfError::Corrupt {
             path: path.into(),
-            offset,
+            offset: Some(offset),
             detail: detail.to_string(),
         }
+    }
+
+    /// Damage found in the state the file describes, at no single offset (e.g. a slot
+    /// that no run covers).
+    pub(crate) fn corrupt_state(path: impl Into<PathBuf>, detail: impl ToString) -> Self {
+        RvfError::Corrupt {
+            path: path.into(),
+            offset: None,
+            detail: detail.to_string(),
+        }
+    }
+
+    pub(crate) fn internal(detail: impl ToString) -> Self {
+        RvfError::Internal(detail.to_string())
     }
 }
 
@@ -131,5 +158,16 @@ mod tests {
         };
         assert!(missing.to_string().contains("p1.rvf, p2.rvf"));
         assert_ne!(missing.code(), e.code());
+        let known = RvfError::corrupt("a.rvf", 4096, "bad");
+        assert!(
+            known.to_string().ends_with("(at byte offset 4096)"),
+            "{known}"
+        );
+        let unknown = RvfError::corrupt_state("a.rvf", "bad");
+        assert!(
+            unknown.to_string().ends_with("(offset unknown)"),
+            "{unknown}"
+        );
+        assert_eq!(RvfError::internal("x").code(), "RVF_E_INTERNAL");
     }
 }

@@ -66,6 +66,22 @@ impl IdMap {
         lookup(&self.layers[..self.base_layers.min(self.layers.len())], id)
     }
 
+    /// Calls `visit(id, slot)` once for every id the inherited base maps (its newest
+    /// entry; ids the base deleted are skipped).
+    pub fn for_each_base(&self, mut visit: impl FnMut(u64, u64)) {
+        let base = &self.layers[..self.base_layers.min(self.layers.len())];
+        for (depth, layer) in base.iter().enumerate() {
+            for (&id, &slot) in layer.iter() {
+                // Shadowed by a newer base layer: that one's entry counts instead.
+                let newer = &base[depth + 1..];
+                if slot == TOMBSTONE || newer.iter().any(|l| l.contains_key(&id)) {
+                    continue;
+                }
+                visit(id, slot);
+            }
+        }
+    }
+
     pub fn apply(&mut self, changes: impl IntoIterator<Item = Change>) {
         let upper = &mut self.upper;
         let changes = changes.into_iter().inspect(|c| {
@@ -192,5 +208,23 @@ mod tests {
         assert_eq!(child.get_base(1), Some(10));
         assert_eq!(child.get_base(3), None);
         assert_eq!(parent.get_base(1), None);
+        let mut base = Vec::new();
+        child.for_each_base(|id, slot| base.push((id, slot)));
+        base.sort_unstable();
+        assert_eq!(base, vec![(1, 10), (2, 20)]);
+    }
+
+    #[test]
+    fn base_walk_sees_newest_entries_only() {
+        let mut m = IdMap::default();
+        m.apply([Change::Set(1, 10), Change::Set(2, 20), Change::Set(3, 30)]);
+        let snapshot = m.branch();
+        m = snapshot;
+        m.apply([Change::Set(1, 11), Change::Remove(2)]);
+        let child = m.branch();
+        let mut base = Vec::new();
+        child.for_each_base(|id, slot| base.push((id, slot)));
+        base.sort_unstable();
+        assert_eq!(base, vec![(1, 11), (3, 30)]);
     }
 }

@@ -30,6 +30,7 @@ mod error;
 mod filter;
 mod filter_parse;
 mod idmap;
+mod idset;
 pub mod inspect;
 mod load;
 mod local;

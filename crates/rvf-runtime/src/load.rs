@@ -141,9 +141,10 @@ pub(crate) fn load_generation(
         cluster_bytes: manifest.cluster_bytes,
         vectors_per_cluster: manifest.vectors_per_cluster,
     };
-    let slot_limit = manifest.slot_count;
     // Every slot this file allocates costs at least its vector's bytes in the file, so a
-    // slot count beyond that is a lie; checking it bounds every slot-indexed allocation.
+    // slot count beyond that is a lie. Inherited slots are bounded the same way in the
+    // parent's file, which `open_parent` checks before anything here is decoded, so
+    // every slot-indexed allocation below is bounded by the files' sizes.
     let own_slots = manifest.slot_count - manifest.first_local_slot;
     let per_slot = u64::from(manifest.dimension) * 4;
     if own_slots > bytes.len() as u64 / per_slot.max(1) {
@@ -157,6 +158,18 @@ pub(crate) fn load_generation(
             ),
         ));
     }
+    let parent = match &manifest.parent {
+        Some(pref) => Some(open_parent(
+            &path,
+            pref,
+            manifest.first_local_slot,
+            &config,
+            search,
+            depth,
+        )?),
+        None => None,
+    };
+    let slot_limit = manifest.slot_count;
 
     let mut local = LocalState {
         manifest: manifest.clone(),
@@ -188,10 +201,13 @@ pub(crate) fn load_generation(
         } else {
             let mut r = ByteReader::new(p, "DEAD_SET");
             let own_dead = &mut local.own_dead;
-            decode_sorted_set(&mut r, u128::from(slot_limit), |start, len| {
-                own_dead.set_range(start, len)
+            decode_sorted_set(&mut r, u128::from(slot_limit), |span| {
+                own_dead.set_span(span)
             })
             .map_err(err(off))?;
+            if !r.is_empty() {
+                return Err(RvfError::corrupt(&path, off, "DEAD_SET: trailing bytes"));
+            }
         }
     }
     // The ID_INDEX lists the ids of the run table's slots that the checkpoint's own dead
@@ -216,18 +232,6 @@ pub(crate) fn load_generation(
     }
     let checkpoint_runs = local.runs.len();
 
-    // The parent first: the membership filter counts inherited vectors.
-    let parent = match &manifest.parent {
-        Some(pref) => Some(open_parent(
-            &path,
-            pref,
-            manifest.first_local_slot,
-            &config,
-            search,
-            depth,
-        )?),
-        None => None,
-    };
     if manifest.parent.is_some() {
         let vector_count = parent.as_ref().map_or(0, |p| p.view.visible_count);
         let mut filter = MembershipFilter::new(vector_count);
@@ -235,9 +239,11 @@ pub(crate) fn load_generation(
             let off = manifest.checkpoint_membership.offset;
             let (_, p) =
                 read_segment(bytes, off, SegmentType::Membership, true).map_err(err(off))?;
-            let (mode, ids) = decode_membership(p, p.len() as u64 * 8).map_err(err(off))?;
+            let (mode, spans) = decode_membership(p).map_err(err(off))?;
             filter.mode = MembershipMode::from_code(mode);
-            filter.ids = ids.into_iter().collect();
+            for span in spans {
+                filter.ids.insert(span);
+            }
         }
         local.membership = Some(filter);
     }
@@ -257,7 +263,14 @@ pub(crate) fn load_generation(
         last_offset = next.offset;
         let (_, p) =
             read_segment(bytes, next.offset, SegmentType::Delta, true).map_err(err(next.offset))?;
-        let d = Delta::decode(p, (p.len() as u64).saturating_mul(8)).map_err(err(next.offset))?;
+        let d = Delta::decode(p).map_err(err(next.offset))?;
+        if d.dead_slots.last().is_some_and(|s| s.last >= slot_limit) {
+            return Err(RvfError::corrupt(
+                &path,
+                next.offset,
+                "journal names a slot beyond the slot count",
+            ));
+        }
         next = d.prev;
         deltas.push(d);
     }
@@ -269,15 +282,9 @@ pub(crate) fn load_generation(
         ));
     }
     for d in deltas.iter().rev() {
-        if d.dead_slots.last().is_some_and(|&s| s >= slot_limit) {
-            return Err(RvfError::corrupt(
-                &path,
-                mref.offset,
-                "journal names a slot beyond the slot count",
-            ));
-        }
         local.apply_delta(d);
     }
+    check_runs(&path, &local.runs, &manifest)?;
 
     let view = build_view(
         file.clone(),
@@ -291,6 +298,46 @@ pub(crate) fn load_generation(
         },
     )?;
     Ok(Loaded { local, view })
+}
+
+/// Every run must lie where its kind allows (an append run among this file's own
+/// slots, a slab copy on one inherited cluster) and no two runs may share a slot: the
+/// writer never produces either, and checking both bounds the work and memory of
+/// everything built per slot from the run table by the slot count.
+fn check_runs(path: &Path, runs: &[RunDesc], m: &Manifest) -> Result<()> {
+    let vpc = u64::from(m.vectors_per_cluster);
+    for d in runs {
+        let ok = match d.kind {
+            RunKind::Append => d.first_slot >= m.first_local_slot && d.end_slot() <= m.slot_count,
+            RunKind::SlabCopy => {
+                d.first_slot % vpc == 0
+                    && d.end_slot() <= m.first_local_slot
+                    && d.end_slot() - d.first_slot <= vpc
+            }
+        };
+        if !ok {
+            return Err(RvfError::corrupt(
+                path,
+                d.vec_seg,
+                "run lies outside its allowed slot range",
+            ));
+        }
+    }
+    let mut spans: Vec<(u64, u64, u64)> = runs
+        .iter()
+        .map(|d| (d.first_slot, d.end_slot(), d.vec_seg))
+        .collect();
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(RvfError::corrupt(
+                path,
+                w[1].2,
+                "two runs claim the same slots",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Turns a run descriptor into a run without reading its segments; they are verified
@@ -370,20 +417,6 @@ fn build_view(
             base_visible: None,
         },
     };
-    let vpc = u64::from(config.vectors_per_cluster);
-    for d in &local.runs {
-        let ok = match d.kind {
-            RunKind::Append => d.first_slot >= m.first_local_slot && d.end_slot() <= m.slot_count,
-            RunKind::SlabCopy => d.first_slot % vpc == 0 && d.end_slot() <= m.first_local_slot,
-        };
-        if !ok {
-            return Err(RvfError::corrupt(
-                &path,
-                d.vec_seg,
-                "run lies outside its allowed slot range",
-            ));
-        }
-    }
     // A long history leaves thousands of runs; when they are already in order and
     // disjoint (always, for a root store) the map is built in one pass.
     let in_order = local
@@ -594,9 +627,8 @@ fn open_parent(
         let vpc = u64::from(config.vectors_per_cluster);
         let expected_first = loaded.view.slot_count.div_ceil(vpc) * vpc;
         if expected_first != child_first_local {
-            return Err(RvfError::corrupt(
+            return Err(RvfError::corrupt_state(
                 child,
-                0,
                 "the child's first local slot does not follow its parent's slot count",
             ));
         }

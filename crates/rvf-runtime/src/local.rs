@@ -1,11 +1,10 @@
 //! The state this file itself owns (as opposed to what it inherits): its run table, its
 //! dead slots and its membership filter, plus the committed manifest.
 
-use std::collections::BTreeSet;
-
 use rvf_format::{Delta, Manifest, MembershipModeCode, RunDesc, SegRef};
 
 use crate::bitset::Bitset;
+use crate::idset::IdSet;
 
 /// Which inherited vectors a branch shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +34,7 @@ impl MembershipMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipFilter {
     pub(crate) mode: MembershipMode,
-    pub(crate) ids: BTreeSet<u64>,
+    pub(crate) ids: IdSet,
     pub(crate) vector_count: u64,
     pub(crate) member_count: u64,
 }
@@ -44,7 +43,7 @@ impl MembershipFilter {
     pub(crate) fn new(vector_count: u64) -> Self {
         MembershipFilter {
             mode: MembershipMode::Exclude,
-            ids: BTreeSet::new(),
+            ids: IdSet::default(),
             vector_count,
             member_count: vector_count,
         }
@@ -66,13 +65,24 @@ impl MembershipFilter {
 
     /// The ids listed in the filter (included or excluded, depending on the mode).
     pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
-        self.ids.iter().copied()
+        self.ids.ids()
+    }
+
+    /// The listed ids as ascending, disjoint ranges `(first, last)`, inclusive: what the
+    /// file stores, and a cheap walk however many ids the ranges cover.
+    pub fn id_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.ids.spans().map(|s| (s.first, s.last))
+    }
+
+    /// Number of ids listed (u128: a range may cover every u64).
+    pub fn listed_count(&self) -> u128 {
+        self.ids.len()
     }
 
     pub fn allows(&self, id: u64) -> bool {
         match self.mode {
-            MembershipMode::Include => self.ids.contains(&id),
-            MembershipMode::Exclude => !self.ids.contains(&id),
+            MembershipMode::Include => self.ids.contains(id),
+            MembershipMode::Exclude => !self.ids.contains(id),
         }
     }
 
@@ -86,9 +96,11 @@ impl MembershipFilter {
             self.mode = MembershipMode::from_code(mode);
             self.ids.clear();
         }
-        self.ids.extend(delta.members_added.iter().copied());
-        for id in &delta.members_removed {
-            self.ids.remove(id);
+        for &span in &delta.members_added {
+            self.ids.insert(span);
+        }
+        for &span in &delta.members_removed {
+            self.ids.remove(span);
         }
     }
 }
@@ -109,11 +121,12 @@ impl LocalState {
         self.own_dead.count_ones() as usize
     }
 
-    /// Applies one journal record (runs, dead slots and membership changes).
+    /// Applies one journal record (runs, dead slots and membership changes). The
+    /// caller has checked that its dead slots lie below the slot count.
     pub fn apply_delta(&mut self, delta: &Delta) {
         self.runs.extend(delta.runs_added.iter().copied());
-        for &slot in &delta.dead_slots {
-            self.own_dead.set(slot);
+        for span in &delta.dead_slots {
+            self.own_dead.set_span(*span);
         }
         if let Some(m) = &mut self.membership {
             m.apply(delta);

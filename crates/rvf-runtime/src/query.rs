@@ -228,9 +228,8 @@ impl RvfStore {
                 handles
                     .into_iter()
                     .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(RvfError::InvalidArgument("query thread panicked".into()))
-                        })
+                        h.join()
+                            .unwrap_or_else(|_| Err(RvfError::internal("query thread panicked")))
                     })
                     .collect()
             })

@@ -84,16 +84,20 @@ impl RvfStore {
                 "dimension must be at least 1".into(),
             ));
         }
-        if options.cluster_bytes < 64 || !options.cluster_bytes.is_multiple_of(64) {
-            return Err(RvfError::InvalidArgument(
-                "cluster_bytes must be a positive multiple of 64".into(),
-            ));
+        let (align, max) = (layout::CLUSTER_ALIGN, layout::MAX_CLUSTER_BYTES);
+        if options.cluster_bytes < align
+            || options.cluster_bytes > max
+            || !options.cluster_bytes.is_multiple_of(align)
+        {
+            return Err(RvfError::InvalidArgument(format!(
+                "cluster_bytes must be a multiple of {align} between {align} and {max}"
+            )));
         }
         let config = Config {
             dim: options.dimension,
             metric: options.metric,
             cluster_bytes: options.cluster_bytes,
-            vectors_per_cluster: Config::vectors_per_cluster_for(
+            vectors_per_cluster: rvf_format::vectors_per_cluster(
                 options.dimension,
                 options.cluster_bytes,
             ),
@@ -470,10 +474,9 @@ impl RvfStore {
         let Some(slot) = self.view.visible_slot(id) else {
             return Ok(None);
         };
-        let run = self
-            .view
-            .run_of(slot)
-            .ok_or_else(|| RvfError::corrupt(&self.path, 0, format!("slot {slot} has no run")))?;
+        let run = self.view.run_of(slot).ok_or_else(|| {
+            RvfError::corrupt_state(&self.path, format!("slot {slot} has no run"))
+        })?;
         let file = self.view.file(run)?;
         run.check.ensure(file)?;
         let dim = usize::from(self.view.config.dim);

@@ -24,12 +24,6 @@ pub(crate) struct Config {
     pub vectors_per_cluster: u32,
 }
 
-impl Config {
-    pub fn vectors_per_cluster_for(dim: u16, cluster_bytes: u32) -> u32 {
-        (cluster_bytes / (u32::from(dim) * 4).max(1)).max(1)
-    }
-}
-
 /// Lazily verified state of one run's segments, shared by every piece cut from the
 /// run. Segments are checked on first use rather than at open, so opening a large store
 /// (or a branch of one, or one with a long history) reads neither every vector nor every
@@ -211,7 +205,7 @@ impl View {
         self.files
             .get(run.file as usize)
             .map(|f| f.as_ref())
-            .ok_or_else(|| RvfError::InvalidArgument("run refers to an unknown file".into()))
+            .ok_or_else(|| RvfError::internal("run refers to an unknown file"))
     }
 
     pub fn run_of(&self, slot: u64) -> Option<&Run> {

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rvf_format::{
-    encode_metadata, encode_slot_seg, validate_metadata, Delta, Metadata, RunDesc, RunKind,
-    SegmentType, VecSegLayout,
+    encode_metadata, encode_slot_seg, spans_of, validate_metadata, Delta, Metadata, RunDesc,
+    RunKind, SegmentType, VecSegLayout,
 };
 
 use crate::commit::{writer_of, Txn};
@@ -301,7 +301,7 @@ impl RvfStore {
                 let run = self
                     .view
                     .run_of(s)
-                    .ok_or_else(|| RvfError::corrupt(&self.path, 0, "cluster has a gap"))?;
+                    .ok_or_else(|| RvfError::corrupt_state(&self.path, "cluster has a gap"))?;
                 let file = self.view.file(run)?;
                 run.check.ensure(file)?;
                 let run_vecs = run.vectors(file, dim)?;
@@ -343,7 +343,7 @@ impl RvfStore {
         }
         next_local.runs.extend(new_runs.iter().copied());
         delta.runs_added = new_runs.clone();
-        delta.dead_slots = dead.clone();
+        delta.dead_slots = spans_of(&dead);
         let slot_count = first_slot + appended.len() as u64;
         let live = self.view.visible_count + new_visible.len() as u64 - visible_lost;
         self.commit(txn, delta, next_local, slot_count, live)?;
@@ -417,7 +417,7 @@ impl RvfStore {
         let lost = dead.iter().filter(|&&s| self.view.visible.get(s)).count() as u64;
         let live = self.view.visible_count - lost;
         let delta = Delta {
-            dead_slots: dead.clone(),
+            dead_slots: spans_of(&dead),
             ..Delta::default()
         };
         let slot_count = self.view.slot_count;
@@ -487,7 +487,7 @@ impl RvfStore {
         ids.sort_unstable();
         ids.dedup();
         self.change_membership(Delta {
-            members_added: ids,
+            members_added: spans_of(&ids),
             ..Delta::default()
         })
     }
@@ -498,7 +498,7 @@ impl RvfStore {
         ids.sort_unstable();
         ids.dedup();
         self.change_membership(Delta {
-            members_removed: ids,
+            members_removed: spans_of(&ids),
             ..Delta::default()
         })
     }
@@ -530,11 +530,19 @@ impl RvfStore {
         let Some(f) = &self.local.membership else {
             return;
         };
-        let listed_inherited = f
-            .ids
-            .iter()
-            .filter(|&&id| self.view.is_inherited(id))
-            .count() as u64;
+        // Walk whichever side is smaller: the listed ids, or the inherited ones (a
+        // listed range may cover far more ids than exist).
+        let listed_inherited = if f.ids.len() <= u128::from(f.vector_count) {
+            f.ids.ids().filter(|&id| self.view.is_inherited(id)).count() as u64
+        } else {
+            let mut n = 0u64;
+            self.view.ids.for_each_base(|id, _| {
+                if f.ids.contains(id) && self.view.is_inherited(id) {
+                    n += 1;
+                }
+            });
+            n
+        };
         let count = match f.mode {
             MembershipMode::Include => listed_inherited,
             MembershipMode::Exclude => f.vector_count.saturating_sub(listed_inherited),

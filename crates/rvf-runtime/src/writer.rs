@@ -252,8 +252,8 @@ impl VecSegWriter<'_> {
     pub fn finish(mut self, segment_id: u64, epoch: u64, norms: &[f32]) -> Result<SegRef> {
         let expected = self.layout.norms_offset;
         if self.written > expected || norms.len() != self.layout.count as usize {
-            return Err(RvfError::InvalidArgument(
-                "vector segment does not match its layout".into(),
+            return Err(RvfError::internal(
+                "vector segment does not match its layout",
             ));
         }
         let pad = vec![0u8; expected - self.written];

@@ -1308,7 +1308,7 @@ fn crash_during_branch_checkpoint() {
     // removal, so the checkpoint's filter stays small (and every byte of it is cut below).
     let far: Vec<u64> = (1..=1000u64).map(|i| (i << 52) | (i * 7919)).collect();
     let far_delta = rvf_format::Delta {
-        members_added: far.clone(),
+        members_added: rvf_format::spans_of(&far),
         ..Default::default()
     }
     .encode()

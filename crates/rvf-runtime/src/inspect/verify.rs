@@ -246,7 +246,7 @@ impl Checker<'_> {
             let Some(p) = self.segment(next.offset, &[SegmentType::Delta]) else {
                 return runs;
             };
-            match Delta::decode(&p, (p.len() as u64).saturating_mul(8)) {
+            match Delta::decode(&p) {
                 Ok(d) => {
                     if !d.prev.is_none() && d.prev.offset >= next.offset {
                         self.problem(next.offset, "journal points forwards");
