@@ -68,10 +68,20 @@ pub fn membership_json(m: &rvf_runtime::MembershipFilter, with_ids: bool) -> Val
     v
 }
 
+/// An `f32` as the JSON number with its shortest decimal text (`0.01`, not the
+/// `0.010000000707805157` its widening to `f64` would print).
+pub fn f32_json(x: f32) -> Value {
+    x.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
+}
+
 pub fn hit_json(hit: &SearchResult, record: Option<&VectorRecord>) -> Value {
     json!({
         "id": hit.id,
-        "distance": hit.distance,
+        "distance": f32_json(hit.distance),
         "metadata": record.and_then(|r| r.metadata.as_ref()).map(metadata_to_json),
     })
 }
@@ -79,7 +89,7 @@ pub fn hit_json(hit: &SearchResult, record: Option<&VectorRecord>) -> Value {
 pub fn record_json(r: &VectorRecord) -> Value {
     json!({
         "id": r.id,
-        "vector": r.vector,
+        "vector": r.vector.iter().map(|&x| f32_json(x)).collect::<Vec<_>>(),
         "metadata": r.metadata.as_ref().map(metadata_to_json),
     })
 }
