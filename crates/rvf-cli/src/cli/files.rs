@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use rvf_runtime::inspect::{self, hex_id, FileLayout};
+use rvf_runtime::RvfError;
 use serde_json::{json, Value};
 
 use crate::error::{CliError, Result};
@@ -13,7 +14,24 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
     let layout = inspect::segments(path)?;
     let human = inspect_text(&layout);
     let v = inspect_json(&layout);
-    emit(json, &human, &v)
+    emit(json, &human, &v)?;
+    // The listing is printed either way; the status tells scripts whether the committed
+    // part of the file is sound (a damaged uncommitted tail is what a torn write leaves).
+    if layout.committed_end.is_none() {
+        return Err(RvfError::NotAStore {
+            path: path.to_path_buf(),
+            detail: "neither root slot is valid".into(),
+        }
+        .into());
+    }
+    let bad = layout.damaged().filter(|s| s.committed).count();
+    if bad > 0 {
+        return Err(CliError::VerifyFailed(format!(
+            "{}: {bad} damaged segment(s) below the committed end",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn inspect_text(l: &FileLayout) -> String {
