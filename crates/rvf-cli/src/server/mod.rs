@@ -163,3 +163,19 @@ async fn shutdown_signal() {
         _ = term => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_bind;
+
+    #[test]
+    fn remote_addresses_need_a_key_or_an_explicit_flag() {
+        assert!(check_bind("127.0.0.1:0", false, false).is_ok());
+        assert!(check_bind("[::1]:0", false, false).is_ok());
+        assert!(check_bind("localhost:0", false, false).is_ok());
+        assert!(check_bind("0.0.0.0:0", false, false).is_err());
+        assert!(check_bind("0.0.0.0:0", true, false).is_ok());
+        assert!(check_bind("0.0.0.0:0", false, true).is_ok());
+        assert!(check_bind("nonsense", true, true).is_err());
+    }
+}

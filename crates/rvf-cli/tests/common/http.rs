@@ -43,6 +43,24 @@ pub fn request(
     )
 }
 
+/// [`request`] that returns `None` instead of panicking when the server is gone.
+pub fn try_request(addr: &str, method: &str, path: &str, body: Option<&str>) -> Option<Response> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let b = body.unwrap_or("");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+        b.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some(Response { status, body })
+}
+
 pub fn request_raw(
     addr: &str,
     method: &str,
