@@ -96,6 +96,3 @@ pub fn read_row(path: &Path, row: usize) -> Result<Vec<f32>> {
         path.display()
     )))
 }
-
-#[cfg(test)]
-mod tests;

@@ -3,11 +3,13 @@
 //! parallel and a write is seen whole or not at all.
 
 mod auth;
+mod collections;
 mod error;
 mod extract;
 pub mod openapi;
 pub mod routes;
 mod state;
+mod vectors;
 
 use std::future::Future;
 use std::io::Write;
