@@ -53,6 +53,8 @@ fn readers_never_see_a_partial_batch() {
     for b in 0..BATCHES {
         let r = srv.req("POST", "/v1/collections/c/vectors", Some(&batch(b)));
         assert_eq!(r.status, 200, "{}", r.body);
+        // Gives the readers time to run between commits even on a slow machine.
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     done.store(true, Ordering::Relaxed);
     let mut observed = std::collections::BTreeSet::new();

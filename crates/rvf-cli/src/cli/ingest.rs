@@ -91,6 +91,8 @@ pub fn run(a: IngestArgs, json: bool) -> Result<()> {
         }
         return Err(e);
     }
+    // Publishing writes a checkpoint (a commit of its own): report the epoch after it.
+    store.flush()?;
     let epoch = store.epoch();
     let total = store.len();
     store.close()?;
