@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use rvf_format::layout::MAX_LINEAGE_DEPTH;
+use rvf_format::layout::{MAX_LINEAGE_DEPTH, MAX_PATH_LEN};
 use rvf_format::{Manifest, ParentRef, SegRef};
 
 use crate::bitset::Bitset;
@@ -43,6 +43,18 @@ impl RvfStore {
         let child_abs = absolute_in_existing_dir(path)?;
         let child_dir = child_abs.parent().unwrap_or(Path::new("/"));
         let relative = relative_path(child_dir, &parent_abs);
+        // Paths are recorded within the reader's limit: a relative path longer than
+        // that (deep directories far apart) is left out, and the absolute one serves.
+        let original_path = path_to_bytes(&parent_abs);
+        if original_path.len() > MAX_PATH_LEN {
+            return Err(RvfError::InvalidArgument(format!(
+                "the parent's path is longer than the {MAX_PATH_LEN} bytes a branch can record: {}",
+                parent_abs.display()
+            )));
+        }
+        let relative_path = Some(path_to_bytes(&relative))
+            .filter(|p| p.len() <= MAX_PATH_LEN)
+            .unwrap_or_default();
         let pm = &self.local.manifest;
         let vpc = u64::from(pm.vectors_per_cluster);
         let first_local = self.view.slot_count.div_ceil(vpc) * vpc;
@@ -72,8 +84,8 @@ impl RvfStore {
                 epoch: pm.epoch,
                 manifest: self.local.manifest_ref,
                 manifest_hash: self.local.manifest_hash,
-                relative_path: path_to_bytes(&relative),
-                original_path: path_to_bytes(&parent_abs),
+                relative_path,
+                original_path,
             }),
             ..pm.clone()
         };

@@ -60,9 +60,13 @@ impl RvfStore {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        std::fs::rename(&tmp, &self.path)
-            .map_err(|e| RvfError::io(&self.path, "replacing the file", e))?;
-        sync_dir(&self.path)?;
+        if let Err(e) = crate::fileio::rename(&tmp, &self.path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(RvfError::io(&self.path, "replacing the file", e));
+        }
+        // The path now names the new file: from here on this store must write to it,
+        // never to the old inode, whatever else fails.
+        let synced = sync_dir(&self.path);
         // Release the old file before reopening the new one under the same lock.
         self.writer = None;
         let reopened = RvfStore::open_with(
@@ -71,9 +75,18 @@ impl RvfStore {
                 read_only: false,
                 durability,
                 parent_search_paths: self.search.search_paths.clone(),
+                ..OpenOptions::default()
             },
         )?;
         *self = reopened;
+        if let Err(e) = synced {
+            // The rename may not survive a crash, and commits on top of it would go
+            // with it: refuse them until the store is reopened.
+            if let Some(w) = &self.writer {
+                lock_writer(w).poison(format!("syncing the directory after compaction: {e}"));
+            }
+            return Err(e);
+        }
         Ok(())
     }
 

@@ -24,6 +24,13 @@ pub enum RvfError {
     },
     #[error("{path}: {detail}")]
     Incompatible { path: PathBuf, detail: String },
+    #[error("{path}: the file ends at byte {file_len}, but its last commit (epoch {epoch}) extends to byte {committed_end}: its tail is lost (an interrupted copy or a failing disk?). Open it with OpenOptions {{ recover: true, .. }} to read the newest generation it still holds")]
+    Truncated {
+        path: PathBuf,
+        epoch: u64,
+        committed_end: u64,
+        file_len: u64,
+    },
     #[error("{path}: not an RVF store (no valid root; {detail})")]
     NotAStore { path: PathBuf, detail: String },
     #[error("{path}: a file already exists there")]
@@ -89,6 +96,7 @@ impl RvfError {
             RvfError::Io { .. } => "RVF_E_IO",
             RvfError::Corrupt { .. } => "RVF_E_CORRUPT",
             RvfError::Incompatible { .. } => "RVF_E_INCOMPATIBLE",
+            RvfError::Truncated { .. } => "RVF_E_TRUNCATED",
             RvfError::NotAStore { .. } => "RVF_E_NOT_A_STORE",
             RvfError::AlreadyExists { .. } => "RVF_E_EXISTS",
             RvfError::FileNotFound { .. } => "RVF_E_NOT_FOUND",

@@ -42,36 +42,60 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads and validates the committed root of an open file.
-pub(crate) fn read_root(path: &Path, file: &File) -> Result<RootSlot> {
+/// The root slots of a file as found, whether or not the file still holds what they
+/// commit.
+pub(crate) struct Roots {
+    /// The valid slot with the higher epoch.
+    pub newest: RootSlot,
+    /// The other slot, when it is valid too.
+    pub older: Option<RootSlot>,
+    pub file_len: u64,
+}
+
+/// Reads both root slots of an open file and picks the newest valid one.
+pub(crate) fn read_roots(path: &Path, file: &File) -> Result<Roots> {
     let mut buf = vec![0u8; DATA_START as usize];
-    let len = file
+    let file_len = file
         .metadata()
         .map_err(|e| RvfError::io(path, "reading file metadata", e))?
         .len();
-    let n = (len.min(DATA_START)) as usize;
+    let n = (file_len.min(DATA_START)) as usize;
     file.read_exact_at(&mut buf[..n], 0)
         .map_err(|e| RvfError::io(path, "reading the root", e))?;
     let a = &buf[layout::ROOT_SLOT_A_OFFSET as usize..];
     let b = &buf[layout::ROOT_SLOT_B_OFFSET as usize..];
-    let root = choose_root(a, b).map_err(|e| RvfError::NotAStore {
+    let newest = choose_root(a, b).map_err(|e| RvfError::NotAStore {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
-    root.check_read_features()
+    newest
+        .check_read_features()
         .map_err(|e| RvfError::Incompatible {
             path: path.to_path_buf(),
             detail: e.to_string(),
         })?;
-    if root.committed_end > len {
-        return Err(RvfError::corrupt(
-            path,
-            root.committed_end,
-            format!(
-                "root commits {} bytes but the file has only {len}",
-                root.committed_end
-            ),
-        ));
+    let older = [a, b]
+        .into_iter()
+        .filter_map(|slot| RootSlot::decode(slot).ok())
+        .find(|r| r.epoch < newest.epoch && r.file_id == newest.file_id);
+    Ok(Roots {
+        newest,
+        older,
+        file_len,
+    })
+}
+
+/// Reads the committed root of an open file, which must hold every byte it commits.
+pub(crate) fn read_root(path: &Path, file: &File) -> Result<RootSlot> {
+    let roots = read_roots(path, file)?;
+    let root = roots.newest;
+    if root.committed_end > roots.file_len {
+        return Err(RvfError::Truncated {
+            path: path.to_path_buf(),
+            epoch: root.epoch,
+            committed_end: root.committed_end,
+            file_len: roots.file_len,
+        });
     }
     Ok(root)
 }
@@ -587,23 +611,29 @@ fn open_parent(
         }
         tried.push(cand.clone());
         let Ok(f) = File::open(&cand) else { continue };
-        let Ok(root) = read_root(&cand, &f) else {
+        let Ok(roots) = read_roots(&cand, &f) else {
             continue;
         };
+        let root = roots.newest;
         if root.file_id != pref.file_id {
             continue;
         }
+        // A parent that lost its tail still serves the generations that lie entirely
+        // within what is left of it.
+        let held = root.committed_end.min(roots.file_len);
         let end = pref.manifest.offset.saturating_add(pref.manifest.len);
-        if end > root.committed_end {
-            return Err(mismatch(
-                &cand,
+        if end > held {
+            let why = if end > roots.file_len && root.committed_end > roots.file_len {
+                format!("the file is cut short ({} of {} committed bytes): it lost the pinned generation (epoch {})", roots.file_len, root.committed_end, pref.epoch)
+            } else {
                 format!(
                     "its pinned generation (epoch {}) is no longer in the file (compacted or replaced?)",
                     pref.epoch
-                ),
-            ));
+                )
+            };
+            return Err(mismatch(&cand, why));
         }
-        let mapped = Arc::new(MappedFile::map(&cand, root.committed_end)?);
+        let mapped = Arc::new(MappedFile::map(&cand, held)?);
         let pinned = usize::try_from(pref.manifest.offset)
             .ok()
             .zip(usize::try_from(pref.manifest.len).ok())

@@ -61,6 +61,11 @@ pub struct OpenOptions {
     /// Extra files or directories searched (by file id) for ancestors that are found
     /// neither at their recorded relative path nor at their original path.
     pub parent_search_paths: Vec<PathBuf>,
+    /// Open a file that lost its tail (`RVF_E_TRUNCATED` without this): the store opens
+    /// read-only at the newest generation whose bytes are all present and intact, and
+    /// [`crate::RvfStore::recovery`] says which epochs were dropped. Every segment of
+    /// that generation is verified at open.
+    pub recover: bool,
 }
 
 /// Options of one query.

@@ -12,6 +12,7 @@ use crate::load::{self, metric_code, read_root, Loaded, ParentSearch};
 use crate::local::{LocalState, MembershipFilter};
 use crate::mmap::MappedFile;
 use crate::options::{DistanceMetric, Durability, OpenOptions, RvfOptions};
+use crate::recover::Recovery;
 use crate::view::{Config, View};
 use crate::writer::{sync_dir, Writer};
 
@@ -25,6 +26,8 @@ pub struct RvfStore {
     pub(crate) local: LocalState,
     pub(crate) view: View,
     pub(crate) search: ParentSearch,
+    /// Set when the store was opened with `OpenOptions::recover`.
+    pub(crate) recovery: Option<Recovery>,
 }
 
 /// A stored vector and its metadata, as returned by [`RvfStore::get`].
@@ -227,8 +230,8 @@ impl RvfStore {
         image[slot_at..slot_at + layout::ROOT_SLOT_LEN].copy_from_slice(&root.encode());
         image.extend_from_slice(&body);
         let io = |e| RvfError::io(path, "writing the new file", e);
-        std::os::unix::fs::FileExt::write_all_at(&file, &image, 0).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        crate::fileio::write_at(&file, &image, 0).map_err(io)?;
+        crate::fileio::sync_all(&file).map_err(io)?;
         sync_dir(path)?;
         let mapped = Arc::new(MappedFile::map(path, root.committed_end)?);
         let loaded = match parent {
@@ -240,13 +243,13 @@ impl RvfStore {
             None => load::load_generation(mapped, mref, None, &search, 0)?,
         };
         let writer = Writer::new(file, path, root.committed_end, durability, root.slot_index);
-        Ok(RvfStore {
-            path: path.to_path_buf(),
-            writer: Some(Mutex::new(writer)),
-            local: loaded.local,
-            view: loaded.view,
+        Ok(RvfStore::from_loaded(
+            path,
+            Some(Mutex::new(writer)),
+            loaded,
             search,
-        })
+            None,
+        ))
     }
 
     /// Opens an existing store for reading and writing.
@@ -267,6 +270,9 @@ impl RvfStore {
     }
 
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<RvfStore> {
+        if options.recover {
+            return crate::recover::open_recovered(path, &options);
+        }
         let file = FsOpenOptions::new()
             .read(true)
             .write(!options.read_only)
@@ -293,8 +299,8 @@ impl RvfStore {
                 .map_err(|e| RvfError::io(path, "reading file metadata", e))?
                 .len();
             if len > root.committed_end {
-                file.set_len(root.committed_end)
-                    .and_then(|_| file.sync_all())
+                crate::fileio::set_len(&file, root.committed_end)
+                    .and_then(|_| crate::fileio::sync_all(&file))
                     .map_err(|e| RvfError::io(path, "truncating an uncommitted tail", e))?;
             }
         }
@@ -324,15 +330,38 @@ impl RvfStore {
                 root.slot_index,
             ))
         });
+        Ok(RvfStore::from_loaded(
+            path,
+            writer,
+            Loaded { local, view },
+            search,
+            None,
+        ))
+    }
+
+    pub(crate) fn from_loaded(
+        path: &Path,
+        writer: Option<Mutex<Writer>>,
+        loaded: Loaded,
+        search: ParentSearch,
+        recovery: Option<Recovery>,
+    ) -> RvfStore {
         let mut store = RvfStore {
             path: path.to_path_buf(),
             writer,
-            local,
-            view,
+            local: loaded.local,
+            view: loaded.view,
             search,
+            recovery,
         };
         store.refresh_member_count();
-        Ok(store)
+        store
+    }
+
+    /// What `OpenOptions::recover` found: the epoch opened and the ones dropped
+    /// (`None` for a normal open).
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.recovery.as_ref()
     }
 
     /// Publishes pending commits (durability `OnClose`) and releases the file.

@@ -77,6 +77,10 @@ pub(crate) fn write_run(
     let count = u32::try_from(vectors.len())
         .map_err(|_| RvfError::InvalidArgument("a batch may hold at most 2^32-1 vectors".into()))?;
     let layout = VecSegLayout::new(first_slot, count, dim);
+    // Both payloads are checked against the reader's limit before anything is written.
+    let slot_payload = encode_slot_seg(first_slot, ids, metas);
+    check_payload_len(layout.payload_len as u64, "vectors")?;
+    check_payload_len(slot_payload.len() as u64, "ids and metadata")?;
     let epoch = txn.epoch;
     let (vec_id, slot_id) = (txn.seg_id(), txn.seg_id());
     // Squared norms as `rvf_distance::dot(v, v)` computes them: the same bits a copy of
@@ -88,7 +92,6 @@ pub(crate) fn write_run(
         seg.write_vectors(chunk)?;
     }
     let vref = seg.finish(vec_id, epoch, &norms)?;
-    let slot_payload = encode_slot_seg(first_slot, ids, metas);
     let sref = writer.append_segment(SegmentType::Slot, slot_id, epoch, &slot_payload)?;
     Ok(RunDesc {
         first_slot,
@@ -99,6 +102,17 @@ pub(crate) fn write_run(
         slot_seg: sref.offset,
         slot_seg_len: sref.len,
     })
+}
+
+/// Refuses a segment the reader would refuse (payloads are at most 2^40 bytes).
+fn check_payload_len(len: u64, what: &str) -> Result<()> {
+    let max = rvf_format::layout::MAX_PAYLOAD_LEN;
+    if len > max {
+        return Err(RvfError::InvalidArgument(format!(
+            "the batch's {what} take {len} bytes, more than one segment may hold ({max}); split the batch"
+        )));
+    }
+    Ok(())
 }
 
 /// True when no value is NaN or infinite. Tests the exponent bits with integer ops,

@@ -28,7 +28,7 @@ impl Writeback {
             .name("rvf-writeback".into())
             .spawn(move || {
                 for (offset, len) in rx {
-                    crate::os::start_writeback(&for_thread, offset, len);
+                    let _ = crate::fileio::start_writeback(&for_thread, offset, len);
                 }
             })
             .ok();
@@ -46,7 +46,7 @@ impl Writeback {
             .as_ref()
             .is_some_and(|tx| tx.send((offset, len)).is_ok());
         if !sent {
-            crate::os::start_writeback(&self.file, offset, len);
+            let _ = crate::fileio::start_writeback(&self.file, offset, len);
         }
     }
 }

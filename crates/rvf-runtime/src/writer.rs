@@ -7,9 +7,11 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+
+use crate::fileio;
 use std::path::{Path, PathBuf};
 
-use rvf_format::layout::{SEGMENT_ALIGN, SEGMENT_HEADER_LEN};
+use rvf_format::layout::{ROOT_SLOT_LEN, SEGMENT_ALIGN, SEGMENT_HEADER_LEN};
 use rvf_format::{
     align_up, encode_segment, RootSlot, SegRef, SegmentHeader, SegmentType, VecSegLayout,
 };
@@ -78,8 +80,15 @@ impl Writer {
         }
         match &self.writeback {
             Some(w) => w.request(offset, len),
-            None => crate::os::start_writeback(&self.file, offset, len),
+            None => {
+                let _ = fileio::start_writeback(&self.file, offset, len);
+            }
         }
+    }
+
+    /// Refuses every later write of this handle (until the store is reopened).
+    pub fn poison(&mut self, detail: String) {
+        self.poisoned.get_or_insert(detail);
     }
 
     fn fail(&mut self, op: &'static str, e: std::io::Error) -> RvfError {
@@ -101,7 +110,7 @@ impl Writer {
     pub fn append_encoded(&mut self, bytes: &[u8]) -> Result<SegRef> {
         self.check_usable()?;
         let offset = self.end;
-        if let Err(e) = self.file.write_all_at(bytes, offset) {
+        if let Err(e) = fileio::write_at(&self.file, bytes, offset) {
             return Err(self.fail("appending a segment", e));
         }
         self.end += bytes.len() as u64;
@@ -151,25 +160,37 @@ impl Writer {
     }
 
     /// Publishes a root held back by `Durability::OnClose`.
+    /// The root stays pending until it is durable, so that after a failed flush every
+    /// later flush (and `close`) reports the commits it could not publish.
     pub fn flush(&mut self) -> Result<()> {
-        if let Some(root) = self.pending_root.take() {
+        if let Some(root) = self.pending_root {
             self.check_usable()?;
             self.write_root(root)?;
+            self.pending_root = None;
         }
         Ok(())
     }
 
     fn write_root(&mut self, mut root: RootSlot) -> Result<()> {
-        if let Err(e) = self.file.sync_data() {
+        if let Err(e) = fileio::sync_data(&self.file) {
             return Err(self.fail("syncing data before the root", e));
         }
         root.slot_index = 1 - self.published_slot.min(1);
         let offset = RootSlot::offset_of(root.slot_index);
-        if let Err(e) = self.file.write_all_at(&root.encode(), offset) {
-            return Err(self.fail("writing the root", e));
+        // What the slot held (the root before the last published one, or zeros): put
+        // back if the new root cannot be made durable, so that a reopen shows the last
+        // commit that returned Ok rather than one that returned an error.
+        let mut previous = [0u8; ROOT_SLOT_LEN];
+        if let Err(e) = self.file.read_exact_at(&mut previous, offset) {
+            return Err(self.fail("reading the root slot", e));
         }
-        if let Err(e) = self.file.sync_data() {
-            return Err(self.fail("syncing the root", e));
+        let written = fileio::write_at(&self.file, &root.encode(), offset)
+            .map_err(|e| ("writing the root", e))
+            .and_then(|()| fileio::sync_data(&self.file).map_err(|e| ("syncing the root", e)));
+        if let Err((op, e)) = written {
+            let _ = fileio::write_at(&self.file, &previous, offset)
+                .and_then(|()| fileio::sync_data(&self.file));
+            return Err(self.fail(op, e));
         }
         self.published_slot = root.slot_index;
         Ok(())
@@ -234,7 +255,7 @@ impl VecSegWriter<'_> {
             return Ok(());
         }
         self.crc = crc32c::crc32c_append(self.crc, &self.staging);
-        if let Err(e) = self.writer.file.write_all_at(&self.staging, self.pos) {
+        if let Err(e) = fileio::write_at(&self.writer.file, &self.staging, self.pos) {
             return Err(self.writer.fail("writing vectors", e));
         }
         self.pos += self.staging.len() as u64;
@@ -271,9 +292,8 @@ impl VecSegWriter<'_> {
         let payload_end = self.offset + SEGMENT_HEADER_LEN as u64 + self.layout.payload_len as u64;
         let tail_pad = (self.offset + total).saturating_sub(payload_end);
         let file = &self.writer.file;
-        let res = file
-            .write_all_at(&header.encode(), self.offset)
-            .and_then(|_| file.write_all_at(&vec![0u8; tail_pad as usize], payload_end));
+        let res = fileio::write_at(file, &header.encode(), self.offset)
+            .and_then(|_| fileio::write_at(file, &vec![0u8; tail_pad as usize], payload_end));
         if let Err(e) = res {
             return Err(self.writer.fail("writing a segment header", e));
         }
@@ -294,7 +314,5 @@ pub(crate) fn sync_dir(path: &Path) -> Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| RvfError::io(dir, "syncing the directory", e))
+    fileio::sync_dir(dir).map_err(|e| RvfError::io(dir, "syncing the directory", e))
 }

@@ -864,7 +864,7 @@ fn crash_during_branch_creation() {
                     Err(e) => e,
                 };
                 assert!(
-                    ["RVF_E_NOT_A_STORE", "RVF_E_CORRUPT"].contains(&e.code()),
+                    ["RVF_E_NOT_A_STORE", "RVF_E_CORRUPT", "RVF_E_TRUNCATED"].contains(&e.code()),
                     "{label}: unexpected error {}: {e}",
                     e.code()
                 );
@@ -1203,7 +1203,7 @@ impl History {
                     let e = e.unwrap_or_else(|| {
                         panic!("{label}: file cut below the final root's committed end opened")
                     });
-                    assert_eq!(e.code(), "RVF_E_CORRUPT", "{label}: {e}");
+                    assert_eq!(e.code(), "RVF_E_TRUNCATED", "{label}: {e}");
                 }
             }
         }

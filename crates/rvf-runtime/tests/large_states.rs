@@ -265,3 +265,27 @@ fn a_lineage_of_depth_64_reopens() {
     ));
     reopen_and_check(store, &model, DistanceMetric::L2, 320);
 }
+
+/// A branch in a deep directory far from its parent: the relative path between them is
+/// longer than the 4,096 bytes a manifest records, so only the absolute path is kept,
+/// and the branch reopens through it.
+#[test]
+fn a_branch_whose_relative_path_is_too_long_to_record() {
+    let dir = TempDir::new().unwrap();
+    let deep = |c: &str, n: usize| {
+        let mut p = dir.path().to_path_buf();
+        for _ in 0..n {
+            p.push(c);
+        }
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    };
+    let pdir = deep("b", 1000);
+    let cdir = deep("a", 1300);
+    let mut p = create(&pdir.join("p.rvf"), DistanceMetric::L2);
+    let mut pm = Model::default();
+    ingest(&mut p, &mut pm, 0..50, 0);
+    let c = p.branch(&cdir.join("c.rvf")).unwrap();
+    let cm = pm.branch();
+    reopen_and_check(c, &cm, DistanceMetric::L2, 60);
+}

@@ -255,6 +255,45 @@ fn bad_input_is_rejected_clearly() {
     std::fs::write(dir.path().join("junk.rvf"), b"not a store at all").unwrap();
     let junk = RvfStore::open(&dir.path().join("junk.rvf")).unwrap_err();
     assert_eq!(junk.code(), "RVF_E_NOT_A_STORE");
+
+    // Cluster sizes outside what the reader accepts are refused at create.
+    for cluster_bytes in [0, 32, 100, (1 << 24) + 64, u32::MAX - 63] {
+        let r = RvfStore::create(
+            &dir.path().join(format!("c{cluster_bytes}.rvf")),
+            RvfOptions {
+                cluster_bytes,
+                ..opts(4, DistanceMetric::L2)
+            },
+        );
+        assert_eq!(
+            r.unwrap_err().code(),
+            "RVF_E_INVALID_ARGUMENT",
+            "{cluster_bytes}"
+        );
+    }
+    let big = dir.path().join("big-cluster.rvf");
+    let opts_big = RvfOptions {
+        cluster_bytes: 1 << 24,
+        ..opts(1, DistanceMetric::L2)
+    };
+    let mut b = RvfStore::create(&big, opts_big).unwrap();
+    b.ingest_batch(&[&[1.0]], &[7], None).unwrap();
+    let c = b.branch(&dir.path().join("big-branch.rvf")).unwrap();
+    assert_eq!(c.cow_stats().unwrap().vectors_per_cluster, 1 << 22);
+    drop((b, c));
+    let c = RvfStore::open(&dir.path().join("big-branch.rvf")).unwrap();
+    assert_eq!(c.len(), 1);
+
+    // Metadata the reader would refuse is refused at ingest.
+    for (name, value) in [
+        ("n".repeat(1025), MetaValue::Int(1)),
+        ("s".into(), MetaValue::Str("x".repeat((1 << 20) + 1))),
+    ] {
+        let mut m = Metadata::new();
+        m.insert(name, value);
+        let r = s.ingest_batch(&[&good], &[9], Some(&[m]));
+        assert_eq!(r.unwrap_err().code(), "RVF_E_INVALID_ARGUMENT");
+    }
 }
 
 #[test]

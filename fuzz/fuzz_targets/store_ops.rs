@@ -1,0 +1,36 @@
+//! The model-based store fuzzer: the fuzzer's bytes choose a family of stores' metric,
+//! cluster size and a sequence of operations (ingest, upsert, delete of single ids,
+//! scattered ids and ranges of up to 100,000 ids, delete by filter, membership changes,
+//! branch, freeze, compact, materialize, reopen read-write and read-only), and the
+//! harness shared with `cargo test` (`crates/rvf-runtime/tests/harness`) checks every
+//! store against its brute-force model after every step.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../crates/rvf-runtime/tests/harness/mod.rs"]
+mod harness;
+
+use harness::{Bytes, Config, Family};
+use rvf_runtime::options::DistanceMetric;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&shape, ops)) = data.split_first() else {
+        return;
+    };
+    let metric = match shape % 3 {
+        0 => DistanceMetric::L2,
+        1 => DistanceMetric::InnerProduct,
+        _ => DistanceMetric::Cosine,
+    };
+    let cluster_bytes = [64, 256, 1024, 64 * 1024][usize::from(shape / 3) % 4];
+    let cfg = Config {
+        max_range: 100_000,
+        id_space: 2_000,
+        max_nodes: 6,
+        steps: 200,
+    };
+    let mut family = Family::new(metric, cluster_bytes, cfg);
+    family.run(&mut Bytes(ops));
+    family.finish();
+});
