@@ -6,7 +6,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{IntoPyDict, PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use rvf_runtime::{MetaValue, Metadata};
 
 /// `vectors` as a C-contiguous float32 numpy array. An array that already is one is
@@ -40,7 +40,13 @@ pub fn f32_array<'py>(
             arr.dtype()
         )));
     }
-    let converted = np.call_method1("ascontiguousarray", (arr, np.getattr("float32")?))?;
+    // Not `ascontiguousarray`, which turns a 0-d array into a 1-d one.
+    let kwargs = [
+        ("dtype", np.getattr("float32")?),
+        ("order", "C".into_pyobject(py)?.into_any()),
+    ]
+    .into_py_dict(py)?;
+    let converted = np.call_method("asarray", (arr,), Some(&kwargs))?;
     let converted = converted.cast_into::<PyArrayDyn<f32>>()?;
     Ok(converted.try_readonly()?)
 }
@@ -76,6 +82,10 @@ pub fn ids(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u64>> {
     let arr = arr
         .cast_into::<PyUntypedArray>()
         .map_err(|_| PyTypeError::new_err(format!("{what} must be integers")))?;
+    if arr.len() == 0 && arr.ndim() <= 1 {
+        // `[]` becomes a float64 array in numpy: an empty list of ids is still valid.
+        return Ok(Vec::new());
+    }
     let kind = arr.dtype().kind();
     if !matches!(kind, b'i' | b'u') {
         return Err(PyTypeError::new_err(format!(

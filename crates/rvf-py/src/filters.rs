@@ -78,7 +78,7 @@ fn from_dict(d: &Bound<'_, PyDict>, depth: usize) -> PyResult<FilterExpr> {
             op if op.starts_with('$') => {
                 return Err(PyValueError::new_err(format!(
                     "unknown filter operator {op:?} at the top of a filter \
-                     (there: $and, $or, $not, or a field name)"
+                     (known: $and, $or, $not, or a field name)"
                 )))
             }
             field => field_condition(field, &v, depth + 1)?,
@@ -155,7 +155,7 @@ fn field_condition(field: &str, v: &Bound<'_, PyAny>, depth: usize) -> PyResult<
             other => {
                 return Err(PyValueError::new_err(format!(
                     "field {field:?}: unknown operator {other:?} \
-                     (there: $eq $ne $lt $lte $gt $gte $in $not)"
+                     (known: $eq $ne $lt $lte $gt $gte $in $not)"
                 )))
             }
         });
