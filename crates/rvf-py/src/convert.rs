@@ -6,7 +6,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{IntoPyDict, PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use rvf_runtime::{MetaValue, Metadata};
 
 /// `vectors` as a C-contiguous float32 numpy array. An array that already is one is
@@ -18,8 +18,8 @@ pub fn f32_array<'py>(
 ) -> PyResult<PyReadonlyArrayDyn<'py, f32>> {
     if let Ok(arr) = obj.cast::<PyArrayDyn<f32>>() {
         // `as_slice` also accepts Fortran order, whose rows are not contiguous: only a
-        // C-ordered array may be read as row-major.
-        if arr.is_c_contiguous() {
+        // C-ordered array may be read as row-major (and only an aligned one at all).
+        if arr.is_c_contiguous() && arr.is_aligned() {
             if let Ok(ro) = arr.try_readonly() {
                 return Ok(ro);
             }
@@ -40,21 +40,14 @@ pub fn f32_array<'py>(
             arr.dtype()
         )));
     }
-    // Not `ascontiguousarray`, which turns a 0-d array into a 1-d one.
-    let kwargs = [
-        ("dtype", np.getattr("float32")?),
-        ("order", "C".into_pyobject(py)?.into_any()),
-    ]
-    .into_py_dict(py)?;
-    let converted = np.call_method("asarray", (arr,), Some(&kwargs))?;
+    let converted = c_aligned(&np, arr.as_any(), "float32")?;
     let converted = converted.cast_into::<PyArrayDyn<f32>>()?;
     Ok(converted.try_readonly()?)
 }
 
-/// The row-major floats of a C-contiguous array.
+/// The row-major floats of an array made by `f32_array`.
 pub fn floats<'a>(arr: &'a PyReadonlyArrayDyn<'_, f32>) -> PyResult<&'a [f32]> {
-    arr.as_slice()
-        .map_err(|_| PyValueError::new_err("array is not contiguous in memory"))
+    slice_of(arr)
 }
 
 /// `(2, 3)`-style text of a numpy shape, for error messages.
@@ -73,7 +66,9 @@ pub fn shape_text(shape: &[usize]) -> String {
 pub fn ids(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u64>> {
     if let Ok(arr) = obj.cast::<PyArray1<u64>>() {
         if let Ok(ro) = arr.try_readonly() {
-            return Ok(ro.as_array().iter().copied().collect());
+            if let Ok(ids) = ro.as_slice() {
+                return Ok(ids.to_vec());
+            }
         }
     }
     let py = obj.py();
@@ -101,12 +96,9 @@ pub fn ids(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u64>> {
     }
     let flat = arr.call_method1("reshape", (-1,))?;
     if kind == b'i' {
-        let signed = np
-            .call_method1("ascontiguousarray", (&flat, np.getattr("int64")?))?
-            .cast_into::<PyArray1<i64>>()?;
+        let signed = c_aligned(&np, &flat, "int64")?.cast_into::<PyArray1<i64>>()?;
         let ro = signed.try_readonly()?;
-        return ro
-            .as_array()
+        return slice_of(&ro)?
             .iter()
             .map(|&v| {
                 u64::try_from(v).map_err(|_| {
@@ -115,11 +107,26 @@ pub fn ids(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u64>> {
             })
             .collect();
     }
-    let unsigned = np
-        .call_method1("ascontiguousarray", (&flat, np.getattr("uint64")?))?
-        .cast_into::<PyArray1<u64>>()?;
+    let unsigned = c_aligned(&np, &flat, "uint64")?.cast_into::<PyArray1<u64>>()?;
     let ro = unsigned.try_readonly()?;
-    Ok(ro.as_array().iter().copied().collect())
+    Ok(slice_of(&ro)?.to_vec())
+}
+
+/// `arr` as a C-contiguous, aligned array of `dtype`: the array itself when it already is
+/// one, else a copy. (Not `ascontiguousarray`, which turns a 0-d array into a 1-d one.)
+fn c_aligned<'py>(
+    np: &Bound<'py, PyModule>,
+    arr: &Bound<'py, PyAny>,
+    dtype: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    np.call_method1("require", (arr, np.getattr(dtype)?, ["C", "A"]))
+}
+
+fn slice_of<'a, T: numpy::Element, D: numpy::ndarray::Dimension>(
+    ro: &'a numpy::PyReadonlyArray<'_, T, D>,
+) -> PyResult<&'a [T]> {
+    ro.as_slice()
+        .map_err(|_| PyValueError::new_err("array is not contiguous in memory"))
 }
 
 /// One metadata value: int, float, str or bool (numpy integer and floating scalars too).

@@ -205,3 +205,17 @@ def test_module_surface():
         assert hasattr(rvf, name)
     assert "distance" in rvf.Store.search.__doc__
     assert "MISSING_ID" in rvf.Store.search.__doc__
+
+
+def test_stubs_match_the_module():
+    import ast
+    import pathlib
+
+    stub = ast.parse((pathlib.Path(rvf.__file__).parent / "_rvf.pyi").read_text())
+    classes = {n.name: n for n in stub.body if isinstance(n, ast.ClassDef)}
+    assert set(classes) == {n for n in rvf.__all__ if isinstance(getattr(rvf, n), type)}
+    for cls in ("Store", "Membership", "AddResult"):
+        stubbed = {n.name for n in classes[cls].body if isinstance(n, ast.FunctionDef)}
+        runtime = {n for n in dir(getattr(rvf, cls)) if not n.startswith("_")}
+        assert {n for n in stubbed if not n.startswith("_")} == runtime, cls
+    assert (pathlib.Path(rvf.__file__).parent / "py.typed").exists()

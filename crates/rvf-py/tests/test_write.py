@@ -45,6 +45,15 @@ def test_generated_ids_follow_the_largest(make_store):
         s.add(np.ones((1, 2)))
 
 
+def unaligned(a):
+    """A float32 array whose data starts one byte past an aligned address."""
+    buf = np.zeros(a.nbytes + 1, dtype=np.uint8)[1:]
+    out = buf.view(np.float32).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
 @pytest.mark.parametrize(
     "convert",
     [
@@ -55,8 +64,9 @@ def test_generated_ids_follow_the_largest(make_store):
         lambda a: a.tolist(),
         lambda a: a.astype(">f4"),  # big-endian
         lambda a: np.round(a * 10).astype(np.int32),
+        lambda a: unaligned(a),
     ],
-    ids=["float64", "float16", "fortran", "strided", "list", "big-endian", "int32"],
+    ids=["float64", "float16", "fortran", "strided", "list", "big-endian", "int32", "unaligned"],
 )
 def test_other_layouts_and_dtypes_are_converted(tmp_path, rng, convert):
     base = rng.standard_normal((20, 5)).astype(np.float32)
@@ -137,6 +147,10 @@ def test_bad_ids(make_store, ids, exc):
 def test_ids_of_any_integer_dtype(make_store):
     s, _, _ = make_store(0, 2)
     s.add(np.ones((3, 2)), np.array([3, 1, 2], dtype=np.int8))
+    odd = np.zeros(8 * 2 + 1, dtype=np.uint8)[1:].view(np.uint64)  # unaligned
+    odd[:] = [8, 9]
+    s.add(np.ones((2, 2)), odd)
+    s.delete(odd)
     s.add(np.ones((1, 2)), np.array([2**64 - 2], dtype=np.uint64))
     assert s.ids().tolist() == [1, 2, 3, 2**64 - 2]
 
