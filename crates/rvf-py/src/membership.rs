@@ -34,7 +34,8 @@ impl Membership {
         self.store.get().read(py, |s| Ok(f(filter_of(s)?)))
     }
 
-    /// Adds `ids` to the set when `listed` is the current mode's meaning, else removes.
+    /// Shows (`visible`) or hides inherited ids whatever the mode: listing an id shows it
+    /// in include mode and hides it in exclude mode, so one of add/remove does it.
     fn show(&self, py: Python<'_>, ids: &Bound<'_, PyAny>, visible: bool) -> PyResult<()> {
         let ids = to_ids(ids, "ids")?;
         self.store.get().write(py, |s| {
