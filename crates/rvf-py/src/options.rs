@@ -1,0 +1,62 @@
+//! Names of metrics and durability modes, and the one place `QueryOptions` is built.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use rvf_runtime::{DistanceMetric, Durability, FilterExpr, QueryOptions};
+
+use crate::errors::{raise, CODE_UNSUPPORTED};
+
+pub fn metric(name: &str) -> PyResult<DistanceMetric> {
+    match name.to_ascii_lowercase().as_str() {
+        "cosine" | "cos" => Ok(DistanceMetric::Cosine),
+        "l2" | "l2sq" | "euclidean" => Ok(DistanceMetric::L2),
+        "ip" | "inner_product" | "dot" => Ok(DistanceMetric::InnerProduct),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown metric {name:?}: use \"cosine\", \"l2\" (squared Euclidean) or \"ip\" \
+             (inner product)"
+        ))),
+    }
+}
+
+pub fn metric_name(m: DistanceMetric) -> &'static str {
+    match m {
+        DistanceMetric::Cosine => "cosine",
+        DistanceMetric::L2 => "l2",
+        DistanceMetric::InnerProduct => "ip",
+    }
+}
+
+pub fn durability(name: &str) -> PyResult<Durability> {
+    match name {
+        "every_commit" => Ok(Durability::EveryCommit),
+        "on_close" => Ok(Durability::OnClose),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown durability {name:?}: use \"every_commit\" or \"on_close\""
+        ))),
+    }
+}
+
+/// The options of one search. `exact` and `ef` belong to the ANN index, which this build
+/// does not have: every search is an exact scan, so `exact` changes nothing and an `ef`
+/// is refused. When the index lands, `QueryOptions { exact, ef_search }` is filled here
+/// and nowhere else.
+pub fn query(
+    py: Python<'_>,
+    filter: Option<FilterExpr>,
+    exact: bool,
+    ef: Option<i64>,
+) -> PyResult<QueryOptions> {
+    let _exact_is_the_only_mode = exact;
+    if let Some(ef) = ef {
+        return Err(raise(
+            py,
+            CODE_UNSUPPORTED,
+            format!("ef={ef}: this build has no ANN index (every search is exact); pass ef=None"),
+        ));
+    }
+    Ok(QueryOptions {
+        filter,
+        // One thread per core for batches; a single query scans on the calling thread.
+        threads: 0,
+    })
+}
