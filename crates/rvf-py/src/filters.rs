@@ -11,7 +11,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use rvf_runtime::{FilterExpr, MetaValue};
 
 use crate::convert::meta_value;
-use crate::errors::{raise, CODE_UNSUPPORTED};
+use crate::errors::rvf_error;
 
 /// Deeper filters are refused: conversion recurses, and a hostile filter nested a million
 /// levels must raise, not overflow the stack.
@@ -28,19 +28,10 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<FilterExpr> {
     from_dict(dict, 0)
 }
 
-/// The one place string filters are parsed. The expression parser
-/// (`rvf_runtime::FilterExpr::parse`, the CLI's syntax) is not in this tree yet; when it
-/// lands, this body becomes a call to it and the `xfail` marks on the string-filter tests
-/// in `tests/test_filters.py` come off.
+/// String filters use the library's expression syntax (the CLI's too), so a filter
+/// means the same from every way in; a syntax error names its column.
 pub fn parse_string(py: Python<'_>, expr: &str) -> PyResult<FilterExpr> {
-    Err(raise(
-        py,
-        CODE_UNSUPPORTED,
-        format!(
-            "string filters are not available in this build of rvf (got {expr:?}); \
-             pass a dict such as {{\"lang\": \"en\", \"year\": {{\"$gte\": 2020}}}}"
-        ),
-    ))
+    FilterExpr::parse(expr).map_err(|e| rvf_error(py, &e))
 }
 
 fn check_depth(depth: usize) -> PyResult<()> {

@@ -140,23 +140,29 @@ impl Store {
     /// durability: as in create().
     /// parent_search_paths: files or directories searched (by file id) for a branch's
     ///     ancestors that are not at their recorded paths.
+    /// recover: open a file that lost its tail (TruncatedError otherwise) read-only,
+    ///     at the newest generation it still holds whole; `recovery` says which epochs
+    ///     were dropped.
     ///
     /// Raises NotFoundError (a FileNotFoundError) if there is no file, LockedError if
     /// another writer has it open, CorruptError / NotAStoreError for a damaged file,
-    /// ParentMissingError when a branch's parent cannot be found.
+    /// TruncatedError for a file cut short, ParentMissingError when a branch's parent
+    /// cannot be found.
     #[staticmethod]
-    #[pyo3(signature = (path, read_only = false, *, durability = "every_commit".to_string(), parent_search_paths = None))]
+    #[pyo3(signature = (path, read_only = false, *, durability = "every_commit".to_string(), parent_search_paths = None, recover = false))]
     fn open(
         py: Python<'_>,
         path: PathBuf,
         read_only: bool,
         durability: String,
         parent_search_paths: Option<Vec<PathBuf>>,
+        recover: bool,
     ) -> PyResult<Store> {
         let opts = OpenOptions {
             read_only,
             durability: options::durability(&durability)?,
             parent_search_paths: parent_search_paths.unwrap_or_default(),
+            recover,
         };
         let store = py
             .detach(|| RvfStore::open_with(&path, opts))
@@ -292,8 +298,9 @@ impl Store {
     /// k: neighbours wanted per query.
     /// where: a metadata filter, as a dict: {"lang": "en", "year": {"$gte": 2020}}
     ///     (operators $eq $ne $lt $lte $gt $gte $in $not, and $and / $or / $not over
-    ///     filter dicts); a comparison with a field a vector lacks is false. (String
-    ///     expressions such as 'lang = "en"' are not available in this build.)
+    ///     filter dicts), or as an expression string in the rvf CLI's syntax:
+    ///     'lang = "en" and year >= 2020' (= != < <= > >=, in [..], and, or, not,
+    ///     parentheses). A comparison with a field a vector lacks is false.
     /// exact: accepted for forward compatibility; every search in this build is exact.
     /// ef: must be None (this build has no ANN index).
     ///
@@ -371,6 +378,21 @@ impl Store {
     #[getter]
     fn parent_id(&self, py: Python<'_>) -> PyResult<Option<String>> {
         self.read(py, |s| Ok(s.is_cow_child().then(|| hex(s.parent_id()))))
+    }
+
+    /// What `open(..., recover=True)` found: a dict with `opened_epoch`,
+    /// `newest_epoch`, `dropped_epochs` (a list) and `reasons`; None for a normal open.
+    #[getter]
+    fn recovery<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(rec) = self.read(py, |s| Ok(s.recovery().cloned()))? else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("opened_epoch", rec.opened_epoch)?;
+        d.set_item("newest_epoch", rec.newest_epoch)?;
+        d.set_item("dropped_epochs", rec.dropped_epochs().collect::<Vec<u64>>())?;
+        d.set_item("reasons", rec.reasons.clone())?;
+        Ok(Some(d))
     }
 
     /// Number of ancestors (0 for a store that is not a branch).

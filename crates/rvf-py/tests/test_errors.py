@@ -104,6 +104,7 @@ def test_damaged_files_raise_and_never_crash(tmp_path):
     assert out["rvf_error"] > 100, out  # damage was seen (the test can fail)
     assert set(out["codes"]) <= {
         "RVF_E_CORRUPT",
+        "RVF_E_TRUNCATED",
         "RVF_E_NOT_A_STORE",
         "RVF_E_INCOMPATIBLE",
         "RVF_E_IO",
@@ -133,3 +134,23 @@ def test_edge_values_give_results_or_ordinary_exceptions(make_store, tmp_path):
     with pytest.raises(rvf.RvfError):
         s.branch(tmp_path / "no-such-dir" / "b.rvf")
     assert len(s) == 11
+
+
+def test_a_file_cut_short_raises_truncated_and_recovers(tmp_path, rng):
+    p = tmp_path / "cut.rvf"
+    with rvf.Store.create(p, dim=4, metric="l2") as s:
+        s.add(rng.standard_normal((50, 4)).astype(np.float32), ids=np.arange(50))
+        first_end = s.status()["file_size"]
+        s.add(rng.standard_normal((50, 4)).astype(np.float32), ids=np.arange(50, 100))
+    data = p.read_bytes()
+    p.write_bytes(data[: first_end + 10])
+    with pytest.raises(rvf.TruncatedError) as e:
+        rvf.Store.open(p)
+    assert e.value.code == "RVF_E_TRUNCATED" and "recover" in str(e.value)
+    s = rvf.Store.open(p, recover=True)
+    assert len(s) == 50
+    rec = s.recovery
+    assert rec["dropped_epochs"] == [rec["newest_epoch"]] and rec["reasons"]
+    with pytest.raises(rvf.ReadOnlyError):
+        s.delete([1])
+    assert rvf.Store.open(tmp_path / "cut.rvf", recover=True).recovery is not None

@@ -105,23 +105,6 @@ def test_deeply_nested_filter_raises_instead_of_overflowing(store):
     assert len(got) == 40  # an even number of negations
 
 
-STRING_FILTER_REASON = (
-    "string filters need rvf_runtime::FilterExpr::parse, not in this build yet; "
-    "rvf-py/src/filters.rs::parse_string switches to it at merge"
-)
-
-
-def test_string_filters_raise_a_clear_error_in_this_build(store):
-    s, v, _, _ = store
-    try:
-        s.search(v[0], where='lang = "en"')
-    except rvf.UnsupportedError as e:
-        assert e.code == "RVF_E_UNSUPPORTED" and "not available" in str(e)
-    else:
-        pytest.skip("string filters are available: the xfail tests below must pass now")
-
-
-@pytest.mark.xfail(strict=True, raises=rvf.UnsupportedError, reason=STRING_FILTER_REASON)
 @pytest.mark.parametrize(
     "expr,predicate",
     [
@@ -137,7 +120,14 @@ def test_string_filters(store, rng, expr, predicate):
     assert set(got.tolist()) == want
 
 
-@pytest.mark.xfail(strict=True, raises=rvf.UnsupportedError, reason=STRING_FILTER_REASON)
 def test_delete_with_a_string_filter(store):
     s, _, _, meta = store
     assert s.delete(where='lang = "de"') == sum(m["lang"] == "de" for m in meta)
+
+
+def test_a_string_filter_with_a_syntax_error_names_the_column(store):
+    s, v, _, _ = store
+    with pytest.raises(rvf.InvalidArgumentError) as e:
+        s.search(v[0], where='lang = "en" and year >')
+    assert e.value.code == "RVF_E_INVALID_ARGUMENT"
+    assert "column" in str(e.value)

@@ -33,6 +33,8 @@ from ._rvf import (
     FrozenError,
     RvfError,
     Store,
+    TruncatedError,
+    InternalError,
     UnsupportedError,
     __version__,
 )
@@ -58,6 +60,8 @@ __all__ = [
     "ParentMissingError",
     "PoisonedError",
     "ReadOnlyError",
+    "TruncatedError",
+    "InternalError",
     "RvfError",
     "Store",
     "UnsupportedError",
