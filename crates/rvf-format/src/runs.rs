@@ -179,6 +179,7 @@ impl<'a> IdIndex<'a> {
     }
 
     /// The `i`-th id (0 past the end, which callers avoid).
+    #[inline]
     pub fn get(&self, i: usize) -> u64 {
         self.bytes
             .get(i * 8..i * 8 + 8)

@@ -139,7 +139,7 @@ impl Bitset {
 }
 
 /// The words covering bits `start..end`, each with the mask of its bits in the range.
-fn word_masks(start: u64, end: u64) -> impl Iterator<Item = (usize, u64)> {
+pub(crate) fn word_masks(start: u64, end: u64) -> impl Iterator<Item = (usize, u64)> {
     let mut i = start;
     std::iter::from_fn(move || {
         if i >= end {

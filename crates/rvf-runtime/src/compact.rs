@@ -237,7 +237,8 @@ impl RvfStore {
             let idx = run.seg_index(s);
             rows.push(v, seg.id(idx), seg.metadata_bytes(idx));
         }
-        write_run(writer, txn, view.config.dim, first_slot, kind, &rows)
+        write_run(writer, txn, view.config.dim, first_slot, kind, &rows)?
+            .ok_or_else(|| RvfError::corrupt_state(&self.path, "a stored vector is not finite"))
     }
 }
 

@@ -17,6 +17,12 @@ pub(crate) fn write_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     file.write_all_at(buf, offset)
 }
 
+/// Writes `slices` one after another at `offset` (one `pwritev` per 1,024 pieces).
+pub(crate) fn write_vectored_at(file: &File, slices: &[&[u8]], offset: u64) -> io::Result<()> {
+    faults::inject(faults::Call::Write)?;
+    crate::os::pwritev_all(file, offset, slices)
+}
+
 pub(crate) fn sync_data(file: &File) -> io::Result<()> {
     faults::inject(faults::Call::Sync)?;
     file.sync_data()

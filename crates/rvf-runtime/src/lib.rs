@@ -44,6 +44,7 @@ mod query;
 mod recover;
 mod store;
 mod topk;
+mod vecwrite;
 mod view;
 mod write;
 mod writeback;

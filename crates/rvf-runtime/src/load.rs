@@ -14,9 +14,10 @@ use rvf_format::{
     Manifest, MetricCode, RootSlot, RunDesc, RunKind, SegRef, SegmentType, VecSegLayout,
 };
 
+use crate::bitset::word_masks;
 use crate::bitset::Bitset;
 use crate::error::{Result, RvfError};
-use crate::idmap::IdMap;
+use crate::idmap::{IdMap, LayerBuilder};
 use crate::local::{LocalState, MembershipFilter, MembershipMode};
 use crate::mmap::MappedFile;
 use crate::options::DistanceMetric;
@@ -463,18 +464,24 @@ fn build_view(
     // other (a slab copy only covers inherited slots), so each slot has one source: the
     // checkpoint's ID_INDEX, or the SLOT_SEG of a run added by the journal.
     let own_slots: usize = local.runs.iter().map(|d| d.count as usize).sum();
-    let mut layer = IdMap::new_layer(own_slots.saturating_sub(local.own_dead_count()));
+    let mut layer = LayerBuilder::with_capacity(own_slots.saturating_sub(local.own_dead_count()));
     let mut index_pos = 0usize;
     for (i, d) in local.runs.iter().enumerate() {
         if i < checkpoint.runs {
-            for s in d.first_slot..d.end_slot() {
-                if checkpoint.dead.get(s) {
-                    continue;
-                }
-                let id = checkpoint.ids.get(index_pos);
-                index_pos += 1;
-                if !view.dead.get(s) {
-                    layer.insert(id, s);
+            // A word of slots at a time: the ID_INDEX lists the slots alive at the
+            // checkpoint; of those, the ones the journal has not killed since go in.
+            for (w, mask) in word_masks(d.first_slot, d.end_slot()) {
+                let listed = !checkpoint.dead.word(w) & mask;
+                let alive = !view.dead.word(w) & mask;
+                let mut bits = listed;
+                while bits != 0 {
+                    let bit = u64::from(bits.trailing_zeros());
+                    bits &= bits - 1;
+                    let id = checkpoint.ids.get(index_pos);
+                    index_pos += 1;
+                    if alive & (1 << bit) != 0 {
+                        layer.push(id, w as u64 * 64 + bit);
+                    }
                 }
             }
             continue;
@@ -484,16 +491,15 @@ fn build_view(
         let seg = run.slot_seg(&file);
         for (k, s) in (d.first_slot..d.end_slot()).enumerate() {
             if !view.dead.get(s) {
-                layer.insert(seg.id(k), s);
+                layer.push(seg.id(k), s);
             }
         }
     }
+    let layer = layer.finish();
     if view.base_visible.is_some() {
-        view.ids.apply(
-            layer
-                .into_iter()
-                .map(|(id, s)| crate::idmap::Change::Set(id, s)),
-        );
+        let mut changes = Vec::with_capacity(layer.len());
+        layer.for_each(|id, s| changes.push(crate::idmap::Change::Set(id, s)));
+        view.ids.apply(changes);
     } else {
         view.ids = IdMap::from_layer(layer);
     }

@@ -14,6 +14,7 @@ use crate::idmap::Change;
 use crate::load::recompute_visible;
 use crate::local::MembershipMode;
 use crate::store::RvfStore;
+use crate::vecwrite::all_finite;
 use crate::view::Run;
 use crate::writer::Writer;
 
@@ -60,11 +61,8 @@ impl<'a> RunRows<'a> {
     }
 }
 
-/// Vectors whose squared norms are computed just before they are written, so each
-/// vector is read from memory once and is still in cache for its checksum and write.
-const NORM_CHUNK: usize = 256;
-
-/// Writes one run's VEC_SEG and SLOT_SEG and returns its descriptor.
+/// Writes one run's VEC_SEG and SLOT_SEG and returns its descriptor, or `None` (with
+/// nothing written that the file keeps) if a vector has a NaN or an infinity.
 pub(crate) fn write_run(
     writer: &mut Writer,
     txn: &mut Txn,
@@ -72,7 +70,7 @@ pub(crate) fn write_run(
     first_slot: u64,
     kind: RunKind,
     rows: &RunRows<'_>,
-) -> Result<RunDesc> {
+) -> Result<Option<RunDesc>> {
     let (vectors, ids, metas) = (&rows.vectors, &rows.ids, &rows.metas);
     let count = u32::try_from(vectors.len())
         .map_err(|_| RvfError::InvalidArgument("a batch may hold at most 2^32-1 vectors".into()))?;
@@ -83,17 +81,12 @@ pub(crate) fn write_run(
     check_payload_len(slot_payload.len() as u64, "ids and metadata")?;
     let epoch = txn.epoch;
     let (vec_id, slot_id) = (txn.seg_id(), txn.seg_id());
-    // Squared norms as `rvf_distance::dot(v, v)` computes them: the same bits a copy of
-    // the vector had in its original segment.
-    let mut norms = Vec::with_capacity(vectors.len());
-    let mut seg = writer.begin_vec_segment(layout)?;
-    for chunk in vectors.chunks(NORM_CHUNK) {
-        norms.extend(chunk.iter().map(|v| rvf_distance::dot(v, v)));
-        seg.write_vectors(chunk)?;
-    }
-    let vref = seg.finish(vec_id, epoch, &norms)?;
+    let Some(vref) = crate::vecwrite::write_vec_segment(writer, layout, vectors, vec_id, epoch)?
+    else {
+        return Ok(None);
+    };
     let sref = writer.append_segment(SegmentType::Slot, slot_id, epoch, &slot_payload)?;
-    Ok(RunDesc {
+    Ok(Some(RunDesc {
         first_slot,
         count,
         kind,
@@ -101,7 +94,7 @@ pub(crate) fn write_run(
         vec_seg_len: vref.len,
         slot_seg: sref.offset,
         slot_seg_len: sref.len,
-    })
+    }))
 }
 
 /// Refuses a segment the reader would refuse (payloads are at most 2^40 bytes).
@@ -113,15 +106,6 @@ fn check_payload_len(len: u64, what: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// True when no value is NaN or infinite. Tests the exponent bits with integer ops,
-/// which the compiler vectorises, instead of a short-circuiting float loop.
-fn all_finite(v: &[f32]) -> bool {
-    const EXP: u32 = 0x7f80_0000;
-    v.iter()
-        .fold(0u32, |bad, x| bad | u32::from(x.to_bits() & EXP == EXP))
-        == 0
 }
 
 /// One vector to write into a run.
@@ -182,6 +166,37 @@ impl RvfStore {
                 validate_metadata(entry).map_err(RvfError::InvalidArgument)?;
             }
         }
+        // Non-finite values are caught while the vectors are written (see
+        // `vecwrite::feed`), which then refuses the batch; it is rare, and only then is
+        // the batch looked at value by value and written again without them.
+        let mut checked = false;
+        loop {
+            let (items, rejected) = self.items(vectors, ids, metadata, checked);
+            let accepted = items.len() as u64;
+            if items.is_empty() || self.write_items(items)? {
+                return Ok(IngestResult {
+                    accepted,
+                    rejected,
+                    epoch: self.epoch(),
+                });
+            }
+            if checked {
+                return Err(RvfError::internal("a vector checked finite was refused"));
+            }
+            checked = true;
+        }
+    }
+
+    /// The vectors to write (each id once: its last occurrence wins), and how many were
+    /// rejected: those of the wrong dimension, and (when `check_finite`) those with a NaN
+    /// or an infinity.
+    fn items<'a>(
+        &self,
+        vectors: &[&'a [f32]],
+        ids: &[u64],
+        metadata: Option<&[Metadata]>,
+        check_finite: bool,
+    ) -> (Vec<Item<'a>>, u64) {
         let dim = usize::from(self.view.config.dim);
         let mut rejected = 0u64;
         // Strictly ascending ids (the usual bulk load) cannot repeat: no set needed.
@@ -190,15 +205,14 @@ impl RvfStore {
             if ascending { 0 } else { ids.len() },
             ahash::RandomState::new(),
         );
-        let mut items: Vec<Item<'_>> = Vec::with_capacity(ids.len());
+        let mut items: Vec<Item<'a>> = Vec::with_capacity(ids.len());
         // Validity in memory order first: a forward scan streams at memory speed, while
         // the newest-first dedup below would read the vectors backwards.
         let valid: Vec<bool> = vectors
             .iter()
-            .map(|v| v.len() == dim && all_finite(v))
+            .map(|v| v.len() == dim && (!check_finite || all_finite(v)))
             .collect();
         for i in (0..ids.len()).rev() {
-            let v = vectors[i];
             if !valid[i] {
                 rejected += 1;
                 continue;
@@ -212,28 +226,17 @@ impl RvfStore {
             }
             items.push(Item {
                 id: ids[i],
-                vector: v,
+                vector: vectors[i],
                 meta,
             });
         }
         items.reverse();
-        let accepted = items.len() as u64;
-        if items.is_empty() {
-            return Ok(IngestResult {
-                accepted: 0,
-                rejected,
-                epoch: self.epoch(),
-            });
-        }
-        self.write_items(items)?;
-        Ok(IngestResult {
-            accepted,
-            rejected,
-            epoch: self.epoch(),
-        })
+        (items, rejected)
     }
 
-    fn write_items(&mut self, items: Vec<Item<'_>>) -> Result<()> {
+    /// Writes and commits `items`; false (with nothing committed) when one holds a NaN
+    /// or an infinity.
+    fn write_items(&mut self, items: Vec<Item<'_>>) -> Result<bool> {
         let vpc = u64::from(self.view.config.vectors_per_cluster);
         let dim = self.view.config.dim;
         // Decide which inherited clusters to copy whole: those where this batch replaces
@@ -289,20 +292,19 @@ impl RvfStore {
             }
         }
         let mut new_runs = Vec::new();
+        let start_end = writer_of(&mut self.writer, &self.path)?.end;
         if !appended.is_empty() {
             let mut rows = RunRows::with_capacity(appended.len());
             for &i in &appended {
                 rows.push(items[i].vector, items[i].id, &items[i].meta);
             }
             let writer = writer_of(&mut self.writer, &self.path)?;
-            new_runs.push(write_run(
-                writer,
-                &mut txn,
-                dim,
-                first_slot,
-                RunKind::Append,
-                &rows,
-            )?);
+            let run = write_run(writer, &mut txn, dim, first_slot, RunKind::Append, &rows)?;
+            let Some(run) = run else {
+                writer.end = start_end;
+                return Ok(false);
+            };
+            new_runs.push(run);
         }
         for (start, end, members) in &copies {
             let replaced: HashMap<u64, usize> = members
@@ -341,14 +343,13 @@ impl RvfStore {
                 changes.push(Change::Set(items[item].id, slot));
             }
             let writer = writer_of(&mut self.writer, &self.path)?;
-            new_runs.push(write_run(
-                writer,
-                &mut txn,
-                dim,
-                *start,
-                RunKind::SlabCopy,
-                &rows,
-            )?);
+            let run = write_run(writer, &mut txn, dim, *start, RunKind::SlabCopy, &rows)?;
+            let Some(run) = run else {
+                // Segments written so far lie past the committed end.
+                writer.end = start_end;
+                return Ok(false);
+            };
+            new_runs.push(run);
         }
         dead.sort_unstable();
         dead.dedup();
@@ -377,7 +378,7 @@ impl RvfStore {
         self.view.ids.apply(changes);
         self.view.slot_count = slot_count;
         self.view.visible_count = live;
-        Ok(())
+        Ok(true)
     }
 
     /// Whether a newly written slot for `id` is visible under the membership filter.
@@ -442,7 +443,7 @@ impl RvfStore {
         }
         self.view
             .ids
-            .apply(slots.iter().map(|&(_, id)| Change::Remove(id)));
+            .apply(slots.iter().map(|&(_, id)| Change::Remove(id)).collect());
         self.view.visible_count = live;
         Ok(DeleteResult {
             deleted: dead.len() as u64,

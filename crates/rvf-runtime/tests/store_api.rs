@@ -404,3 +404,29 @@ fn flat_entry_points_match_the_slice_ones() {
     assert!(a.query_batch_flat(&flat[..11], 3, &q).is_err());
     assert_eq!(a.query_batch_flat(&[], 3, &q).unwrap().len(), 0);
 }
+
+/// Non-finite values are caught while a batch is written: the batch is then written
+/// again without them, in a large (pipelined) batch as in a small one; finite values
+/// whose squared norm overflows are kept.
+#[test]
+fn non_finite_vectors_are_rejected_in_large_batches_too() {
+    let dir = TempDir::new().unwrap();
+    for (n, dim) in [(50usize, 4usize), (20_000, 128)] {
+        let path = dir.path().join(format!("nf-{n}.rvf"));
+        let mut s = RvfStore::create(&path, opts(dim as u16, DistanceMetric::L2)).unwrap();
+        let mut flat: Vec<f32> = (0..n * dim).map(|i| (i % 97) as f32 * 0.01).collect();
+        flat[(n / 2) * dim + 3] = f32::NAN;
+        flat[(n - 1) * dim] = f32::NEG_INFINITY;
+        flat[7 * dim..8 * dim].fill(1e30); // finite, but its squared norm overflows
+        let ids: Vec<u64> = (0..n as u64).collect();
+        let r = s.ingest_flat(&flat, &ids, None).unwrap();
+        assert_eq!((r.accepted, r.rejected), (n as u64 - 2, 2), "n {n}");
+        assert!(s.get((n / 2) as u64).unwrap().is_none());
+        assert!(s.get(n as u64 - 1).unwrap().is_none());
+        assert_eq!(s.get(7).unwrap().unwrap().vector, vec![1e30; dim]);
+        drop(s);
+        let s = RvfStore::open(&path).unwrap();
+        assert_eq!(s.len(), n as u64 - 2);
+        assert_eq!(s.get(1).unwrap().unwrap().vector, flat[dim..2 * dim].to_vec());
+    }
+}
