@@ -10,6 +10,10 @@ use crate::stores::{self, Scratch};
 use crate::timing::{fmt_bytes, fmt_rate, fmt_secs, timed, Summary};
 use crate::{progress, BenchResult, Datasets, Env};
 
+/// Durable bulk ingest should take at most 1 / 0.8 of writing and syncing the same
+/// bytes on the same disk.
+const INGEST_GOAL: f64 = 0.8;
+
 pub fn run(env: &Env, data: &mut Datasets, rows: &mut Vec<Row>) -> BenchResult<()> {
     let scale = &env.scale;
     let ds = data.largest(env)?;
@@ -112,10 +116,11 @@ pub fn run(env: &Env, data: &mut Datasets, rows: &mut Vec<Row>) -> BenchResult<(
             ))
             .ratio(copy / ours)
             .note(format!(
-                "store file {} for {} of raw vectors; goal ≥ 1 M vec/s {}",
+                "median of {}; store file {} for {} of raw vectors; goal ≥ 0.8× the raw write {}",
+                scale.ingest_reps,
                 fmt_bytes(file_size),
                 fmt_bytes((n * ds.base.dim * 4) as u64),
-                if nf / ours >= 1e6 { "met" } else { "MISSED" }
+                if copy / ours >= INGEST_GOAL { "met" } else { "MISSED" }
             )),
     );
     let memory_row = Row::new(

@@ -46,21 +46,35 @@ impl RunDesc {
     }
 
     pub fn decode(r: &mut ByteReader<'_>) -> Result<RunDesc> {
-        let first_slot = r.u64()?;
-        let count = r.u32()?;
-        let kind = match r.u32()? {
+        Self::from_bytes(&r.array::<RUN_DESC_LEN>()?)
+    }
+
+    /// Decodes one descriptor from its 48 bytes (a COW_MAP of thousands of runs is read
+    /// a fixed-size record at a time).
+    pub fn from_bytes(b: &[u8; RUN_DESC_LEN]) -> Result<RunDesc> {
+        let u64_at = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        let u32_at = |at: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&b[at..at + 4]);
+            u32::from_le_bytes(w)
+        };
+        let kind = match u32_at(12) {
             0 => RunKind::Append,
             1 => RunKind::SlabCopy,
             k => return Err(FormatError::invalid("run", format!("unknown run kind {k}"))),
         };
         let d = RunDesc {
-            first_slot,
-            count,
+            first_slot: u64_at(0),
+            count: u32_at(8),
             kind,
-            vec_seg: r.u64()?,
-            vec_seg_len: r.u64()?,
-            slot_seg: r.u64()?,
-            slot_seg_len: r.u64()?,
+            vec_seg: u64_at(16),
+            vec_seg_len: u64_at(24),
+            slot_seg: u64_at(32),
+            slot_seg_len: u64_at(40),
         };
         if d.count == 0 || d.first_slot.checked_add(u64::from(d.count)).is_none() {
             return Err(FormatError::invalid(
@@ -86,14 +100,17 @@ pub fn decode_run_table(payload: &[u8]) -> Result<Vec<RunDesc>> {
     let mut r = ByteReader::new(payload, "COW_MAP");
     let raw = r.u64()?;
     let n = r.count(raw, RUN_DESC_LEN)?;
-    let mut runs = Vec::with_capacity(n);
-    for _ in 0..n {
-        runs.push(RunDesc::decode(&mut r)?);
-    }
+    let body = r.take(n * RUN_DESC_LEN)?;
     if !r.is_empty() {
         return Err(FormatError::invalid("COW_MAP", "trailing bytes"));
     }
-    Ok(runs)
+    body.chunks_exact(RUN_DESC_LEN)
+        .map(|c| {
+            let mut b = [0u8; RUN_DESC_LEN];
+            b.copy_from_slice(c);
+            RunDesc::from_bytes(&b)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -112,15 +112,7 @@ pub(crate) fn child_view(
 ) -> Loaded {
     let mut files = vec![file];
     files.extend(parent.files.iter().cloned());
-    let runs = parent
-        .runs
-        .iter()
-        .map(|(&k, r)| {
-            let mut r = r.clone();
-            r.file += 1;
-            (k, r)
-        })
-        .collect();
+    let runs = parent.runs.inherited();
     let base_visible = Arc::new(parent.visible.clone());
     let view = View {
         config: parent.config,

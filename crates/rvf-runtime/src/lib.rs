@@ -42,6 +42,7 @@ pub mod options;
 mod os;
 mod query;
 mod recover;
+mod runmap;
 mod store;
 mod topk;
 mod vecwrite;

@@ -1,7 +1,6 @@
 //! Opening a file: find the committed root, read the generation's manifest, checkpoint
 //! and journal, resolve the parent chain, and build the in-memory view.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -21,7 +20,8 @@ use crate::idmap::{IdMap, LayerBuilder};
 use crate::local::{LocalState, MembershipFilter, MembershipMode};
 use crate::mmap::MappedFile;
 use crate::options::DistanceMetric;
-use crate::view::{Config, Run, RunCheck, View};
+use crate::runmap::RunMap;
+use crate::view::{CheckRef, Config, Run, View};
 
 pub(crate) fn metric_from_code(c: MetricCode) -> DistanceMetric {
     match c {
@@ -348,6 +348,10 @@ fn check_runs(path: &Path, runs: &[RunDesc], m: &Manifest) -> Result<()> {
             ));
         }
     }
+    // Runs in slot order (always, for a root store) are checked pairwise in place.
+    if runs_in_order(runs) {
+        return Ok(());
+    }
     let mut spans: Vec<(u64, u64, u64)> = runs
         .iter()
         .map(|d| (d.first_slot, d.end_slot(), d.vec_seg))
@@ -365,9 +369,19 @@ fn check_runs(path: &Path, runs: &[RunDesc], m: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// Whether runs are sorted by slot and disjoint.
+fn runs_in_order(runs: &[RunDesc]) -> bool {
+    runs.windows(2)
+        .all(|w| w[0].end_slot() <= w[1].first_slot && w[0].first_slot < w[1].first_slot)
+}
+
 /// Turns a run descriptor into a run without reading its segments; they are verified
-/// on first use (see [`RunCheck`]).
+/// on first use (see [`crate::view::RunCheck`]).
 pub(crate) fn make_run(d: &RunDesc, config: &Config, file_index: u16) -> Run {
+    make_run_checked(d, config, file_index, CheckRef::single(*d, config.dim))
+}
+
+fn make_run_checked(d: &RunDesc, config: &Config, file_index: u16, check: CheckRef) -> Run {
     let layout = VecSegLayout::new(d.first_slot, d.count, config.dim);
     let header = layout::SEGMENT_HEADER_LEN as u64;
     Run {
@@ -380,7 +394,7 @@ pub(crate) fn make_run(d: &RunDesc, config: &Config, file_index: u16) -> Run {
         norms_offset: layout.norms_offset as u64,
         slot_payload: d.slot_seg + header,
         slot_payload_len: d.slot_seg_len.saturating_sub(header),
-        check: RunCheck::new(*d, config.dim),
+        check,
     }
 }
 
@@ -406,14 +420,7 @@ fn build_view(
             let mut v = p.view;
             let mut files = vec![file.clone()];
             files.append(&mut v.files);
-            let runs: BTreeMap<u64, Run> = v
-                .runs
-                .into_iter()
-                .map(|(k, mut r)| {
-                    r.file += 1;
-                    (k, r)
-                })
-                .collect();
+            let runs = v.runs.inherited();
             let dead = Bitset::complement_prefix(&v.visible, v.slot_count);
             let base_visible = Arc::new(v.visible);
             View {
@@ -432,7 +439,7 @@ fn build_view(
         None => View {
             config,
             files: vec![file.clone()],
-            runs: BTreeMap::new(),
+            runs: RunMap::default(),
             dead: Bitset::default(),
             visible: Bitset::default(),
             visible_count: 0,
@@ -444,19 +451,18 @@ fn build_view(
     };
     // A long history leaves thousands of runs; when they are already in order and
     // disjoint (always, for a root store) the map is built in one pass.
-    let in_order = local
+    let in_order = runs_in_order(&local.runs);
+    let checks = CheckRef::block(&local.runs, config.dim);
+    let runs = local
         .runs
-        .windows(2)
-        .all(|w| w[0].first_slot < w[1].first_slot && w[0].end_slot() <= w[1].first_slot);
+        .iter()
+        .enumerate()
+        .map(|(i, d)| make_run_checked(d, &config, 0, CheckRef::of(&checks, i)));
     if view.runs.is_empty() && in_order {
-        view.runs = local
-            .runs
-            .iter()
-            .map(|d| (d.first_slot, make_run(d, &config, 0)))
-            .collect();
+        view.runs = RunMap::from_sorted(runs.collect());
     } else {
-        for d in &local.runs {
-            view.insert_run(make_run(d, &config, 0));
+        for run in runs {
+            view.insert_run(run);
         }
     }
     view.dead.or(&local.own_dead);
@@ -525,10 +531,17 @@ pub(crate) fn recompute_visible(
     let filter = membership.filter(|m| !m.is_transparent());
     if filter.is_none() {
         // Without a filter, visible = covered by a run and not dead: word operations.
-        let mut visible = Bitset::default();
-        for run in view.runs.values() {
-            visible.set_range(run.first_slot, u64::from(run.count));
-        }
+        // Runs that cover every slot (a root store's always do) need not be walked.
+        let covered: u64 = view.runs.values().map(|r| u64::from(r.count)).sum();
+        let mut visible = if covered == view.slot_count {
+            Bitset::complement_prefix(&view.dead, view.slot_count)
+        } else {
+            let mut v = Bitset::default();
+            for run in view.runs.values() {
+                v.set_range(run.first_slot, u64::from(run.count));
+            }
+            v
+        };
         visible.and_not(&view.dead);
         view.visible_count = visible.count_ones();
         view.visible = visible;

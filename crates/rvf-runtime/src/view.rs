@@ -1,7 +1,6 @@
 //! The in-memory view of one generation: which runs hold which slots (across the file
 //! and its ancestors), which slots are alive and visible, and where each id lives.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use crate::error::{Result, RvfError};
 use crate::idmap::IdMap;
 use crate::mmap::MappedFile;
 use crate::options::DistanceMetric;
+use crate::runmap::RunMap;
 
 /// Shape of the vectors of a store (identical along a lineage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,13 +41,13 @@ const GOOD: u8 = 1;
 const BAD: u8 = 2;
 
 impl RunCheck {
-    pub fn new(desc: RunDesc, dim: u16) -> Arc<RunCheck> {
-        Arc::new(RunCheck {
+    pub fn new(desc: RunDesc, dim: u16) -> RunCheck {
+        RunCheck {
             desc,
             dim,
             vectors: AtomicU8::new(UNCHECKED),
             slots: AtomicU8::new(UNCHECKED),
-        })
+        }
     }
 
     /// Verifies both segments of the run (once per process).
@@ -112,6 +112,45 @@ impl RunCheck {
     }
 }
 
+/// A run's [`RunCheck`], kept in a block shared by the runs loaded together: a
+/// checkpoint of thousands of runs makes one allocation for them, not one each.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckRef {
+    block: Arc<[RunCheck]>,
+    index: usize,
+}
+
+impl CheckRef {
+    /// One check per descriptor, in one block; `refs()` hands out references to them.
+    pub fn block(descs: &[RunDesc], dim: u16) -> Arc<[RunCheck]> {
+        descs.iter().map(|d| RunCheck::new(*d, dim)).collect()
+    }
+
+    /// The reference to check `index` of `block` (which the caller made with as many).
+    pub fn of(block: &Arc<[RunCheck]>, index: usize) -> CheckRef {
+        CheckRef {
+            block: block.clone(),
+            index: index.min(block.len().saturating_sub(1)),
+        }
+    }
+
+    pub fn single(desc: RunDesc, dim: u16) -> CheckRef {
+        CheckRef {
+            block: Arc::new([RunCheck::new(desc, dim)]),
+            index: 0,
+        }
+    }
+}
+
+impl std::ops::Deref for CheckRef {
+    type Target = RunCheck;
+
+    fn deref(&self) -> &RunCheck {
+        // In bounds: `of` clamps, and no block is empty.
+        &self.block[self.index]
+    }
+}
+
 /// A contiguous range of slots whose vectors and ids sit in one VEC_SEG / SLOT_SEG pair.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
@@ -128,7 +167,7 @@ pub(crate) struct Run {
     /// Offset and length of the SLOT_SEG payload.
     pub slot_payload: u64,
     pub slot_payload_len: u64,
-    pub check: Arc<RunCheck>,
+    pub check: CheckRef,
 }
 
 impl Run {
@@ -186,7 +225,7 @@ pub(crate) struct View {
     pub config: Config,
     pub files: Vec<Arc<MappedFile>>,
     /// Non-overlapping runs keyed by first slot.
-    pub runs: BTreeMap<u64, Run>,
+    pub runs: RunMap,
     /// Slots that are not alive (deleted, superseded, or not visible in the parent).
     pub dead: Bitset,
     /// Slots a query returns: alive and allowed by the membership filter.
@@ -209,11 +248,7 @@ impl View {
     }
 
     pub fn run_of(&self, slot: u64) -> Option<&Run> {
-        self.runs
-            .range(..=slot)
-            .next_back()
-            .map(|(_, r)| r)
-            .filter(|r| slot < r.end_slot())
+        self.runs.run_of(slot)
     }
 
     /// The live slot of `id`, if any (visible or hidden by membership).
@@ -235,30 +270,6 @@ impl View {
 
     /// Inserts a run, cutting any runs it overlaps (a slab copy shadows inherited slots).
     pub fn insert_run(&mut self, run: Run) {
-        let (start, end) = (run.first_slot, run.end_slot());
-        let overlapping: Vec<u64> = self
-            .runs
-            .range(..end)
-            .rev()
-            .take_while(|(_, r)| r.end_slot() > start)
-            .map(|(&k, _)| k)
-            .collect();
-        for key in overlapping {
-            let Some(old) = self.runs.remove(&key) else {
-                continue;
-            };
-            if old.first_slot < start {
-                let mut left = old.clone();
-                left.count = (start - old.first_slot) as u32;
-                self.runs.insert(left.first_slot, left);
-            }
-            if old.end_slot() > end {
-                let mut right = old.clone();
-                right.first_slot = end;
-                right.count = (old.end_slot() - end) as u32;
-                self.runs.insert(end, right);
-            }
-        }
-        self.runs.insert(start, run);
+        self.runs.insert(run);
     }
 }

@@ -427,6 +427,9 @@ fn non_finite_vectors_are_rejected_in_large_batches_too() {
         drop(s);
         let s = RvfStore::open(&path).unwrap();
         assert_eq!(s.len(), n as u64 - 2);
-        assert_eq!(s.get(1).unwrap().unwrap().vector, flat[dim..2 * dim].to_vec());
+        assert_eq!(
+            s.get(1).unwrap().unwrap().vector,
+            flat[dim..2 * dim].to_vec()
+        );
     }
 }
