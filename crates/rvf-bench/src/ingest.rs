@@ -120,7 +120,11 @@ pub fn run(env: &Env, data: &mut Datasets, rows: &mut Vec<Row>) -> BenchResult<(
                 scale.ingest_reps,
                 fmt_bytes(file_size),
                 fmt_bytes((n * ds.base.dim * 4) as u64),
-                if copy / ours >= INGEST_GOAL { "met" } else { "MISSED" }
+                if copy / ours >= INGEST_GOAL {
+                    "met"
+                } else {
+                    "MISSED"
+                }
             )),
     );
     let memory_row = Row::new(

@@ -757,3 +757,57 @@ fn packed_driver(
         qi += rows;
     }
 }
+
+impl Avx2Fma {
+    /// `sum(w[i] * c[i])` with codes widened to floats, 32 components a step.
+    #[inline]
+    pub(crate) fn dot_u8(self, w: &[f32], codes: &[u8]) -> f32 {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected at runtime.
+        unsafe { dot_u8_avx2(w, codes) }
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_u8_avx2(w: &[f32], codes: &[u8]) -> f32 {
+    let n = w.len().min(codes.len());
+    let (w, codes) = (&w[..n], &codes[..n]);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut wc = w.chunks_exact(32);
+    let mut cc = codes.chunks_exact(32);
+    for (w32, c32) in (&mut wc).zip(&mut cc) {
+        for (j, a) in acc.iter_mut().enumerate() {
+            let lo = j * 8;
+            // SAFETY: `c32` has 32 bytes and `lo + 8 <= 32`; `w32` has 32 floats. The
+            // loads are unaligned loads of in-bounds memory.
+            let (c8, w8) = unsafe {
+                (
+                    _mm_loadl_epi64(c32.as_ptr().add(lo) as *const __m128i),
+                    _mm256_loadu_ps(w32.as_ptr().add(lo)),
+                )
+            };
+            let cf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c8));
+            *a = _mm256_fmadd_ps(w8, cf, *a);
+        }
+    }
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` holds 8 floats.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+    let mut s: f32 = lanes.iter().sum();
+    for (&x, &c) in wc.remainder().iter().zip(cc.remainder()) {
+        s = x.mul_add(f32::from(c), s);
+    }
+    s
+}
+
+/// Prefetches every cache line of `bytes` into all cache levels.
+#[inline]
+pub(crate) fn prefetch(bytes: &[u8]) {
+    let mut off = 0;
+    while off < bytes.len() {
+        // SAFETY: prefetch takes any address and never faults; `off < len` keeps the
+        // pointer inside the slice anyway.
+        unsafe { _mm_prefetch(bytes.as_ptr().add(off) as *const i8, _MM_HINT_T0) };
+        off += 64;
+    }
+}

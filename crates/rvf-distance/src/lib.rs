@@ -41,7 +41,10 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod quant;
 mod scalar;
+
+pub use quant::{dot_u8, prefetch};
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,8 @@ mod bitmap;
 mod bytes;
 mod delta;
 mod error;
+mod graph;
+mod indexmap;
 pub mod layout;
 mod manifest;
 mod metadata;
@@ -22,6 +24,11 @@ pub use bitmap::{decode_slot_bitmap, encode_slot_bitmap};
 pub use bytes::{align_up, ByteReader};
 pub use delta::{decode_membership, encode_dead_set, encode_membership, Delta, MembershipModeCode};
 pub use error::{FormatError, Result};
+pub use graph::{
+    encode_graph, GraphData, GraphHeader, GraphView, UpperLayer, CODE_ALIGN, GRAPH_HEADER_LEN,
+    MAX_DEGREE, MAX_LEVEL,
+};
+pub use indexmap::{GraphEntry, IndexMap, IndexSettings, GRAPH_ENTRY_LEN};
 pub use manifest::{
     manifest_hash, vectors_per_cluster, Manifest, MetricCode, ParentRef, SegRef, MANIFEST_FIXED_LEN,
 };

@@ -30,8 +30,10 @@ pub enum SegmentType {
     Membership = 0x22,
     /// One commit's changes to the run table, dead set and membership (the journal).
     Delta = 0x23,
-    /// Reserved for the persisted ANN index.
+    /// One graph of the ANN index (see `graph.rs`).
     Index = 0x30,
+    /// The ANN index of a generation: its options and the graphs of this file.
+    IndexMap = 0x31,
 }
 
 impl SegmentType {
@@ -48,6 +50,7 @@ impl SegmentType {
             0x22 => SegmentType::Membership,
             0x23 => SegmentType::Delta,
             0x30 => SegmentType::Index,
+            0x31 => SegmentType::IndexMap,
             other => return Err(FormatError::UnknownSegmentType(other)),
         })
     }
@@ -65,6 +68,7 @@ impl SegmentType {
             SegmentType::Membership => "MEMBERSHIP",
             SegmentType::Delta => "DELTA",
             SegmentType::Index => "INDEX_SEG",
+            SegmentType::IndexMap => "INDEX_MAP",
         }
     }
 }
