@@ -7,6 +7,8 @@ one JSON object per line on stdout; progress goes to stderr. Subcommands:
   info                      versions, faiss build options, BLAS/OpenMP libraries in use
   search  --name ...        single-query latency (1 thread) and one 2-thread batch search
   ingest  --base ...        IndexFlatL2.add throughput
+  hnsw    --base ...        hnswlib (the ANN peer): build time and bytes, then recall@10
+                            and queries/s of single queries on 1 thread over a list of ef
 
 Dataset files are either .npy (numpy.load) or raw little-endian float32 rows (.f32).
 """
@@ -138,6 +140,46 @@ def cmd_ingest(args):
     emit({"kind": "ingest", "vectors": n, "reps": len(totals), "seconds": seconds, "vps": n / seconds})
 
 
+def cmd_hnsw(args):
+    import tempfile
+
+    import hnswlib
+
+    base = load(args.base, args.dim)
+    queries = load(args.queries, args.dim)[: args.nq]
+    truth = np.fromfile(args.truth, dtype="<u8").reshape(-1, args.k)[: len(queries)]
+    n = base.shape[0]
+    index = hnswlib.Index(space=args.metric, dim=args.dim)
+    index.init_index(max_elements=n, ef_construction=args.efc, M=args.m)
+    index.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    index.add_items(base, np.arange(n))
+    build = time.perf_counter() - t0
+    log(f"hnswlib built {n} in {build:.1f} s")
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "index.bin")
+        index.save_index(path)
+        size = os.path.getsize(path)
+    emit({"kind": "hnsw_build", "seconds": build, "bytes": size, "vectors": n, "hnswlib": hnswlib.__version__ if hasattr(hnswlib, "__version__") else "0.8.0"})
+    index.set_num_threads(1)
+    for ef in args.efs:
+        index.set_ef(max(ef, args.k))
+        for q in queries[: args.warmup]:
+            index.knn_query(q.reshape(1, -1), k=args.k)
+        hits = 0
+        t0 = time.perf_counter()
+        found = []
+        for q in queries:
+            labels, _ = index.knn_query(q.reshape(1, -1), k=args.k)
+            found.append(labels[0])
+        secs = time.perf_counter() - t0
+        for row, want in zip(found, truth):
+            hits += len(set(int(x) for x in row) & set(int(x) for x in want))
+        recall = hits / (args.k * len(queries))
+        emit({"kind": "hnsw_point", "ef": ef, "recall": recall, "qps": len(queries) / secs})
+        log(f"hnswlib ef {ef}: recall {recall:.4f}, {len(queries) / secs:.0f} q/s")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -163,8 +205,22 @@ def main():
     g.add_argument("--batch", type=int, default=100_000)
     g.add_argument("--reps", type=int, default=3)
 
+    h = sub.add_parser("hnsw")
+    h.add_argument("--base", required=True)
+    h.add_argument("--queries", required=True)
+    h.add_argument("--truth", required=True, help="raw u64 exact top-k ids per query")
+    h.add_argument("--dim", type=int, required=True)
+    h.add_argument("--metric", choices=["l2", "ip"], required=True)
+    h.add_argument("--k", type=int, default=10)
+    h.add_argument("--nq", type=int, default=1000)
+    h.add_argument("--m", type=int, default=16)
+    h.add_argument("--efc", type=int, default=200)
+    h.add_argument("--threads", type=int, default=2)
+    h.add_argument("--warmup", type=int, default=20)
+    h.add_argument("--efs", type=int, nargs="+", required=True)
+
     args = parser.parse_args()
-    {"info": cmd_info, "search": cmd_search, "ingest": cmd_ingest}[args.cmd](args)
+    {"info": cmd_info, "search": cmd_search, "ingest": cmd_ingest, "hnsw": cmd_hnsw}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 //! `cargo run --release -p rvf-bench -- all` runs everything, prints a markdown table on
 //! stdout and writes it to `docs/benchmarks.md`. See `--help` for the parts.
 
+mod ann;
 mod branch;
 mod data;
 mod docs;
@@ -72,6 +73,8 @@ enum Part {
     Open,
     /// 5–7: branch time, query overhead on children, child disk growth.
     Branch,
+    /// 8: the ANN index against hnswlib: build, bytes, recall against queries/s.
+    Ann,
 }
 
 /// Sizes and repetition counts of one run.
@@ -274,11 +277,12 @@ fn run() -> BenchResult<()> {
     ));
     let mut contention = Vec::new();
     type Bench = fn(&Env, &mut Datasets, &mut Vec<Row>) -> BenchResult<()>;
-    let parts: [(Part, &str, Bench); 4] = [
+    let parts: [(Part, &str, Bench); 5] = [
         (Part::Ingest, "ingest", ingest::run),
         (Part::Search, "search", search::run),
         (Part::Open, "open", open::run),
         (Part::Branch, "branch", branch::run),
+        (Part::Ann, "ann", ann::run),
     ];
     for (p, name, bench) in parts {
         if part != Part::All && part != p {

@@ -13,12 +13,15 @@ use crate::BenchResult;
 /// Vectors per `ingest_batch` call when loading a dataset.
 pub const LOAD_BATCH: usize = 100_000;
 
-/// Options of every store the benchmarks create: default cluster size, `OnClose`.
+/// Options of the stores of the exact-search, ingest, open and branch benchmarks:
+/// default cluster size, `OnClose`, and no ANN index (those rows measure the store
+/// itself; the index has its own benchmark, `ann.rs`).
 pub fn options(ds: &Dataset) -> RvfOptions {
     RvfOptions {
         dimension: ds.base.dim as u16,
         metric: ds.metric,
         durability: Durability::OnClose,
+        index: None,
         ..RvfOptions::default()
     }
 }

@@ -36,8 +36,6 @@ pub enum CliError {
     #[error("{0}")]
     VerifyFailed(String),
     #[error("{0}")]
-    NoIndex(String),
-    #[error("{0}")]
     Server(String),
 }
 
@@ -53,7 +51,6 @@ impl CliError {
             CliError::InvalidArgument(_) => "RVF_E_INVALID_ARGUMENT",
             CliError::IdNotFound { .. } => "RVF_E_ID_NOT_FOUND",
             CliError::VerifyFailed(_) => "RVF_E_VERIFY",
-            CliError::NoIndex(_) => "RVF_E_NO_INDEX",
             CliError::Server(_) => "RVF_E_SERVER",
         }
     }

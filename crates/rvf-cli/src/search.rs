@@ -6,28 +6,29 @@ use rvf_runtime::{FilterExpr, QueryOptions};
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     pub filter: Option<FilterExpr>,
-    /// Asked for exact search. Every search is exact until the ANN index exists.
+    /// Scan every vector instead of searching the ANN index.
     pub exact: bool,
-    /// ANN beam width; there is no ANN index yet, so it cannot take effect.
+    /// Breadth of the ANN search (None: the store's default).
     pub ef: Option<usize>,
 }
 
-/// The options to pass to the store, and notes for the caller about what was ignored.
+/// The options to pass to the store, and notes for the caller.
 pub fn query_options(req: &SearchRequest) -> (QueryOptions, Vec<String>) {
     let mut notes = Vec::new();
-    if req.ef.is_some() {
-        notes.push(
-            "ef was ignored: this store has no ANN index yet, so the search is exact".to_string(),
-        );
+    if req.exact && req.ef.is_some() {
+        notes.push("ef was ignored: an exact search scans every vector".to_string());
     }
     let options = QueryOptions {
         filter: req.filter.clone(),
+        exact: req.exact,
+        ef_search: req.ef,
         ..QueryOptions::default()
     };
     (options, notes)
 }
 
-/// Whether a search with these options is exact (always, until the ANN index exists).
-pub fn is_exact(_req: &SearchRequest) -> bool {
-    true
+/// Whether a search with these options is exact: asked for, or the store has no graph
+/// to search.
+pub fn is_exact(req: &SearchRequest, store: &rvf_runtime::RvfStore) -> bool {
+    req.exact || store.index_status().is_none_or(|s| s.graphs == 0)
 }

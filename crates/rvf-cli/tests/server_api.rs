@@ -79,7 +79,7 @@ fn every_endpoint_round_trip() {
     let q = srv.req("POST", "/v1/collections/docs/query", Some(r#"{"vector": [0, 0.1, 0.2], "k": 2, "exact": true, "ef": 40, "include_metadata": false}"#)).json();
     assert_eq!(q["results"][0]["id"], 0);
     assert!(q["results"][0].get("metadata").is_none());
-    assert!(q["notes"][0].as_str().unwrap().contains("no ANN index"));
+    assert!(q["notes"][0].as_str().unwrap().contains("ef was ignored"));
     let del = srv
         .req(
             "POST",

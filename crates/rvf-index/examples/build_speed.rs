@@ -33,8 +33,9 @@ fn main() {
             threads: 2,
             seed: 1,
         },
-        &|_| {},
-    );
+        &|_| true,
+    )
+    .expect("not cancelled");
     let secs = t.elapsed().as_secs_f64();
     let header = GraphHeader {
         dim: dim as u16,

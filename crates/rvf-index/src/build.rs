@@ -204,6 +204,11 @@ impl Building<'_> {
         } else {
             entry
         };
+        // Every layer's neighbours are chosen and set before any other node links to
+        // this one: a node reachable on an upper layer whose base layer were still
+        // empty would be a dead end to the searches of other threads, and the nodes
+        // they insert meanwhile would link only to it.
+        let mut chosen_by_layer = Vec::with_capacity(usize::from(level.min(top)) + 1);
         for l in (0..=level.min(top)).rev() {
             let found = beam(self, &prepared, l, &[cur], self.ef, &mut |_| true, stats);
             if let Some(best) = found.first() {
@@ -217,7 +222,10 @@ impl Building<'_> {
                     .unwrap_or_else(|p| p.into_inner());
                 self.set_links(l, node, &chosen);
             }
-            for &nb in &chosen {
+            chosen_by_layer.push((l, chosen));
+        }
+        for (l, chosen) in chosen_by_layer {
+            for nb in chosen {
                 self.link_back(l, nb, node);
             }
         }
@@ -271,14 +279,15 @@ fn draw_level(seed: u64, node: u32, ml: f64) -> u8 {
 }
 
 /// Builds a graph over the `n` vectors `vector(0..n)` of `dim` floats. `progress` is
-/// told how many nodes are in, now and then.
+/// told how many nodes are in, now and then; when it returns false the build stops and
+/// returns `None`.
 pub fn build<'a>(
     dim: usize,
     n: u32,
     vector: &'a (dyn Fn(u32) -> &'a [f32] + Sync),
     params: BuildParams,
-    progress: &(dyn Fn(usize) + Sync),
-) -> BuiltGraph {
+    progress: &(dyn Fn(usize) -> bool + Sync),
+) -> Option<BuiltGraph> {
     let m = params.m.clamp(2, 256);
     let m0 = 2 * m;
     let threads = params.threads.max(1);
@@ -350,26 +359,29 @@ pub fn build<'a>(
     };
     let next = AtomicUsize::new(1);
     let done = AtomicUsize::new(1);
+    let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 let mut stats = SearchStats::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
+                    if i >= count || stop.load(Ordering::Relaxed) {
                         break;
                     }
                     g.insert(i as u32, &mut stats);
                     let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if d.is_multiple_of(10_000) {
-                        progress(d);
+                    if d.is_multiple_of(4096) && !progress(d) {
+                        stop.store(true, Ordering::Relaxed);
                     }
                 }
             });
         }
     });
-    progress(count);
-    export(g, n)
+    if stop.into_inner() || !progress(count) {
+        return None;
+    }
+    Some(export(g, n))
 }
 
 fn export(g: Building<'_>, n: u32) -> BuiltGraph {

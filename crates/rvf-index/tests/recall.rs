@@ -76,7 +76,7 @@ fn recall_at_10_for_every_metric() {
             threads: 2,
             seed: 1,
         };
-        let built = build(dim, n as u32, &row, params, &|_| {});
+        let built = build(dim, n as u32, &row, params, &|_| true).unwrap();
         let header = GraphHeader {
             dim: dim as u16,
             metric: code,
@@ -120,5 +120,53 @@ fn recall_at_10_for_every_metric() {
         let recall = hits as f64 / (10 * nq) as f64;
         assert!(recall >= 0.95, "{metric:?}: recall@10 {recall}");
         assert!(filtered_ok, "{metric:?}: filter");
+    }
+}
+
+/// Every node of a small graph is reachable from the entry point on layer 0 (a node
+/// no search can reach is a node no query can find), built on one thread or two (where
+/// a node linked on an upper layer before its base layer once stranded the nodes that
+/// other threads inserted meanwhile).
+#[test]
+fn small_graphs_are_connected() {
+    for seed in 0..200u64 {
+        let (n, dim) = (100usize, 8usize);
+        let mut x = seed * 7919 + 1;
+        let base: Vec<f32> = (0..n * dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        let row = |i: u32| &base[i as usize * dim..(i as usize + 1) * dim];
+        let params = BuildParams {
+            metric: Metric::L2,
+            m: 16,
+            ef_construction: 200,
+            threads: 1 + (seed % 2) as usize,
+            seed,
+        };
+        let built = build(dim, n as u32, &row, params, &|_| true).unwrap();
+        let row0 = 1 + built.m0 as usize;
+        let mut seen = vec![false; n];
+        let mut stack = vec![built.entry];
+        seen[built.entry as usize] = true;
+        while let Some(v) = stack.pop() {
+            let r = &built.data.level0[v as usize * row0..(v as usize + 1) * row0];
+            for &nb in &r[1..1 + r[0] as usize] {
+                if !seen[nb as usize] {
+                    seen[nb as usize] = true;
+                    stack.push(nb);
+                }
+            }
+        }
+        let unreachable: Vec<usize> = (0..n).filter(|&i| !seen[i]).collect();
+        assert!(
+            unreachable.is_empty(),
+            "seed {seed}, {} threads: {unreachable:?} unreachable",
+            1 + seed % 2
+        );
     }
 }

@@ -4,8 +4,6 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rvf_runtime::{DistanceMetric, Durability, FilterExpr, QueryOptions};
 
-use crate::errors::{raise, CODE_UNSUPPORTED};
-
 pub fn metric(name: &str) -> PyResult<DistanceMetric> {
     match name.to_ascii_lowercase().as_str() {
         "cosine" | "cos" => Ok(DistanceMetric::Cosine),
@@ -36,27 +34,27 @@ pub fn durability(name: &str) -> PyResult<Durability> {
     }
 }
 
-/// The options of one search. `exact` and `ef` belong to the ANN index, which this build
-/// does not have: every search is an exact scan, so `exact` changes nothing and an `ef`
-/// is refused. When the index lands, `QueryOptions { exact, ef_search }` is filled here
-/// and nowhere else.
+/// The options of one search, built here and nowhere else.
 pub fn query(
-    py: Python<'_>,
+    _py: Python<'_>,
     filter: Option<FilterExpr>,
     exact: bool,
     ef: Option<i64>,
 ) -> PyResult<QueryOptions> {
-    let _exact_is_the_only_mode = exact;
-    if let Some(ef) = ef {
-        return Err(raise(
-            py,
-            CODE_UNSUPPORTED,
-            format!("ef={ef}: this build has no ANN index (every search is exact); pass ef=None"),
-        ));
-    }
+    let ef_search = match ef {
+        None => None,
+        Some(ef) => Some(
+            usize::try_from(ef)
+                .ok()
+                .filter(|&e| e >= 1)
+                .ok_or_else(|| PyValueError::new_err(format!("ef must be at least 1, got {ef}")))?,
+        ),
+    };
     Ok(QueryOptions {
         filter,
-        // One thread per core for batches; a single query scans on the calling thread.
+        // One thread per core for batches; a single query runs on the calling thread.
         threads: 0,
+        exact,
+        ef_search,
     })
 }

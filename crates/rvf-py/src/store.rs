@@ -100,10 +100,14 @@ impl Store {
     /// durability: "every_commit" syncs each write before it returns; "on_close" syncs
     ///     only on flush(), branch() and close() (for bulk loads: a crash loses the
     ///     unsynced writes, never the file).
+    /// index: keep an ANN index (graphs searched instead of scanning every vector);
+    ///     False makes every search exact. Stored in the file; branches inherit it.
+    /// m, ef_construction: the index's graph degree and build breadth (HNSW's names).
     ///
     /// Raises ExistsError if the path exists, ValueError for a bad argument.
     #[staticmethod]
-    #[pyo3(signature = (path, dim, metric = "cosine".to_string(), *, cluster_bytes = 65536, durability = "every_commit".to_string()))]
+    #[pyo3(signature = (path, dim, metric = "cosine".to_string(), *, cluster_bytes = 65536, durability = "every_commit".to_string(), index = true, m = 16, ef_construction = 200))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
         path: PathBuf,
@@ -111,6 +115,9 @@ impl Store {
         metric: String,
         cluster_bytes: i64,
         durability: String,
+        index: bool,
+        m: i64,
+        ef_construction: i64,
     ) -> PyResult<Store> {
         let dimension = u16::try_from(dim)
             .ok()
@@ -121,11 +128,28 @@ impl Store {
                 "cluster_bytes must be a positive multiple of 64, got {cluster_bytes}"
             ))
         })?;
+        let m = usize::try_from(m)
+            .ok()
+            .filter(|m| (2..=256).contains(m))
+            .ok_or_else(|| PyValueError::new_err(format!("m must be 2..256, got {m}")))?;
+        let ef_construction = usize::try_from(ef_construction)
+            .ok()
+            .filter(|&e| e >= 1)
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "ef_construction must be at least 1, got {ef_construction}"
+                ))
+            })?;
         let opts = RvfOptions {
             dimension,
             metric: options::metric(&metric)?,
             cluster_bytes,
             durability: options::durability(&durability)?,
+            index: index.then_some(rvf_runtime::IndexOptions {
+                m,
+                ef_construction,
+                ef_search: None,
+            }),
         };
         let store = py
             .detach(|| RvfStore::create(&path, opts))
@@ -301,8 +325,10 @@ impl Store {
     ///     filter dicts), or as an expression string in the rvf CLI's syntax:
     ///     'lang = "en" and year >= 2020' (= != < <= > >=, in [..], and, or, not,
     ///     parentheses). A comparison with a field a vector lacks is false.
-    /// exact: accepted for forward compatibility; every search in this build is exact.
-    /// ef: must be None (this build has no ANN index).
+    /// exact: scan every vector instead of searching the ANN index (exact results).
+    /// ef: breadth of the index search (more finds more of the true neighbours, more
+    ///     slowly); None chooses max(4 k, 40). Every distance returned is exact either
+    ///     way; the index may only miss some neighbours.
     ///
     /// Returns (ids, distances): for a 1-D query, a uint64 array and a float32 array of
     /// the hits (at most k, fewer when fewer vectors match), sorted by ascending
@@ -481,15 +507,37 @@ impl Store {
         }
         let ancestors: Vec<String> = ancestors.iter().map(|p| path_text(p)).collect();
         d.set_item("ancestors", ancestors)?;
-        d.set_item("index", py.None())?;
+        match self.index_status(py)? {
+            Some(ix) => d.set_item("index", ix)?,
+            None => d.set_item("index", py.None())?,
+        }
         Ok(d)
     }
 
-    /// The state of the ANN index. Always None in this build: it has no index, and
-    /// every search is an exact scan.
-    fn index_status(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.read(py, |_| Ok(()))?;
-        Ok(None)
+    /// The state of the ANN index as a dict (indexed_vectors, pending_vectors: those
+    /// scanned exactly until a graph covers them, bytes, graphs, building, m,
+    /// ef_construction), or None when the store has the index off.
+    fn index_status<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(st) = self.read(py, |s| Ok(s.index_status()))? else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("indexed_vectors", st.indexed_vectors)?;
+        d.set_item("pending_vectors", st.pending_vectors)?;
+        d.set_item("bytes", st.bytes)?;
+        d.set_item("graphs", st.graphs)?;
+        d.set_item("unwritten_graphs", st.unwritten_graphs)?;
+        d.set_item("building", st.building)?;
+        d.set_item("m", st.m)?;
+        d.set_item("ef_construction", st.ef_construction)?;
+        Ok(Some(d))
+    }
+
+    /// Brings the ANN index up to date now (with every core; the GIL is released):
+    /// every vector no graph covers is indexed and written in one commit. close()
+    /// does this too when enough vectors are pending.
+    fn build_index(&self, py: Python<'_>) -> PyResult<()> {
+        self.write(py, |s| Ok(s.build_index()?))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -108,12 +108,27 @@ def test_bad_k(make_store):
 def test_exact_and_ef(make_store, rng):
     s, v, ids = make_store(100, 8)
     q = rng.standard_normal(8).astype(np.float32)
-    a = s.search(q, k=5)
-    b = s.search(q, k=5, exact=True)
-    assert a[0].tolist() == b[0].tolist()
-    with pytest.raises(rvf.UnsupportedError, match="no ANN index") as e:
-        s.search(q, k=5, ef=64)
-    assert isinstance(e.value, ValueError) and e.value.code == "RVF_E_UNSUPPORTED"
+    s.build_index()
+    assert s.index_status()["indexed_vectors"] == 100
+    exact = s.search(q, k=5, exact=True)
+    # A broad search of a small graph finds the exact neighbours, at exact distances.
+    wide = s.search(q, k=5, ef=100)
+    assert wide[0].tolist() == exact[0].tolist() and wide[1].tolist() == exact[1].tolist()
+    with pytest.raises(ValueError, match="ef must be at least 1"):
+        s.search(q, k=5, ef=0)
+
+
+def test_a_store_without_index(tmp_path, rng):
+    v = rng.standard_normal((50, 8)).astype(np.float32)
+    with rvf.Store.create(tmp_path / "noix.rvf", 8, "l2", index=False) as s:
+        s.add(v)
+        assert s.index_status() is None
+        s.build_index()
+        assert s.index_status() is None
+    with rvf.Store.open(tmp_path / "noix.rvf") as s:
+        assert s.index_status() is None
+    with pytest.raises(ValueError, match="m must be"):
+        rvf.Store.create(tmp_path / "bad.rvf", 8, m=1)
 
 
 @pytest.mark.skipif(not MINILM.exists(), reason="shared MiniLM data not present")

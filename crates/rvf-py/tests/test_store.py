@@ -116,6 +116,7 @@ def test_closed_store_raises_everywhere(make_store):
         lambda: s.flush(),
         lambda: s.branch("never.rvf"),
         lambda: s.index_status(),
+        lambda: s.build_index(),
         lambda: s.__enter__(),
     ]
     for call in calls:
@@ -187,13 +188,18 @@ def test_properties_and_status(make_store):
     assert s.lineage_depth == 0
     assert not s.is_cow_child and not s.frozen and not s.read_only and not s.closed
     assert s.membership is None
-    assert s.index_status() is None
+    ix = s.index_status()
+    assert ix["pending_vectors"] == 30 and ix["indexed_vectors"] == 0 and ix["m"] == 16
+    s.build_index()
+    ix = s.index_status()
+    assert (ix["pending_vectors"], ix["indexed_vectors"], ix["graphs"]) == (0, 30, 1)
+    assert ix["bytes"] > 0 and s.status()["index"] == ix
     st = s.status()
     assert st["total_vectors"] == 30
     assert st["dimension"] == 6 and st["metric"] == "cosine"
     assert st["file_size"] > 30 * 6 * 4
     assert st["epoch"] >= 2
-    assert st["ancestors"] == [] and st["index"] is None
+    assert st["ancestors"] == [] and st["index"]["indexed_vectors"] == 30
     assert st["file_id"] == s.file_id
     assert repr(s).startswith("<rvf.Store") and "len=30" in repr(s)
 

@@ -115,7 +115,8 @@ def test_the_stall_measure_sees_a_call_that_holds_the_gil():
 @pytest.fixture
 def big(tmp_path, rng):
     v = rng.standard_normal((60_000, 128)).astype(np.float32)
-    s = rvf.Store.create(tmp_path / "big.rvf", 128, "l2", durability="on_close")
+    # No index: these tests time the calls themselves, not graph builds around them.
+    s = rvf.Store.create(tmp_path / "big.rvf", 128, "l2", durability="on_close", index=False)
     s.add(v)
     yield s, v
     s.close()

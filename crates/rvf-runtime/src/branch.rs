@@ -9,6 +9,7 @@ use rvf_format::{Manifest, ParentRef, SegRef};
 
 use crate::bitset::Bitset;
 use crate::error::{Result, RvfError};
+use crate::index::ViewGraph;
 use crate::load::{path_to_bytes, Loaded};
 use crate::local::{LocalState, MembershipFilter};
 use crate::mmap::MappedFile;
@@ -89,9 +90,16 @@ impl RvfStore {
             }),
             ..pm.clone()
         };
+        // The child keeps its parent's index options; its graphs start empty (it
+        // searches the parent's).
+        let index = rvf_format::IndexMap {
+            settings: self.local.index.settings,
+            graphs: Vec::new(),
+        };
         let mut child = RvfStore::create_with_manifest(
             path,
             manifest,
+            &index,
             durability,
             self.search.clone(),
             Some(&self.view),
@@ -109,6 +117,7 @@ pub(crate) fn child_view(
     mref: SegRef,
     hash: [u8; 32],
     parent: &View,
+    index: rvf_format::IndexMap,
 ) -> Loaded {
     let mut files = vec![file];
     files.extend(parent.files.iter().cloned());
@@ -125,6 +134,7 @@ pub(crate) fn child_view(
         slot_count: manifest.slot_count,
         first_local_slot: manifest.first_local_slot,
         base_visible: Some(base_visible),
+        graphs: parent.graphs.iter().map(ViewGraph::inherited).collect(),
     };
     let local = LocalState {
         membership: Some(MembershipFilter::new(parent.visible_count)),
@@ -133,6 +143,7 @@ pub(crate) fn child_view(
         manifest_hash: hash,
         runs: Vec::new(),
         own_dead: Bitset::default(),
+        index,
     };
     Loaded { local, view }
 }

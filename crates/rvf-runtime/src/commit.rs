@@ -30,6 +30,9 @@ pub(crate) fn journal_limit(checkpoint_bytes: u64) -> u64 {
 pub(crate) struct Txn {
     pub epoch: u64,
     pub next_segment_id: u64,
+    /// Bytes this commit makes unreachable besides the previous manifest (a replaced
+    /// index map or graph), for `dead_bytes`.
+    pub dead_extra: u64,
 }
 
 impl Txn {
@@ -60,6 +63,7 @@ impl RvfStore {
         Txn {
             epoch: self.local.manifest.epoch + 1,
             next_segment_id: self.local.manifest.next_segment_id,
+            dead_extra: 0,
         }
     }
 
@@ -71,6 +75,36 @@ impl RvfStore {
     /// `next_local` is the file's own state after the change; on success it becomes
     /// `self.local`, and the caller then updates the view.
     pub(crate) fn commit(
+        &mut self,
+        mut txn: Txn,
+        delta: Delta,
+        mut next_local: LocalState,
+        slot_count: u64,
+        live_count: u64,
+    ) -> Result<()> {
+        // Graphs the background built go into this commit too.
+        let ready = self.background.take_ready();
+        let adopted = if ready.is_empty() {
+            Vec::new()
+        } else {
+            match self.append_graphs(&mut txn, &mut next_local, &ready, &[]) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    self.background.put_back(ready);
+                    return Err(e);
+                }
+            }
+        };
+        let result = self.commit_appended(txn, delta, next_local, slot_count, live_count);
+        match result {
+            Ok(()) => self.install_graphs(&adopted, &[]),
+            Err(_) if !ready.is_empty() => self.background.put_back(ready),
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn commit_appended(
         &mut self,
         mut txn: Txn,
         mut delta: Delta,
@@ -86,7 +120,7 @@ impl RvfStore {
             live_count,
             ..next_local.manifest.clone()
         };
-        m.dead_bytes = old.dead_bytes + self.local.manifest_ref.len;
+        m.dead_bytes = old.dead_bytes + self.local.manifest_ref.len + txn.dead_extra;
         if !delta.is_empty() {
             delta.prev = old.journal_head;
             let payload = delta.encode();
@@ -110,7 +144,7 @@ impl RvfStore {
                     &CheckpointState::of(&next_local),
                     &file,
                 )?;
-                m.dead_bytes += old.checkpoint_bytes + old.journal_bytes;
+                m.dead_bytes += old.checkpoint_bytes + self.journal_segment_bytes();
             } else {
                 let writer = self.writer_mut()?;
                 let r =
@@ -151,6 +185,7 @@ impl RvfStore {
             ..old.clone()
         };
         m.dead_bytes = old.dead_bytes + self.local.manifest_ref.len;
+        let journal_bytes = self.journal_segment_bytes();
         let end = self.writer_mut()?.end;
         self.remap(end)?;
         let file = self.view.files.first().cloned();
@@ -158,13 +193,39 @@ impl RvfStore {
         let state = CheckpointState::of(&self.local);
         let writer = writer_of(&mut self.writer, &self.path)?;
         write_checkpoint(writer, &mut txn, &mut m, &state, &file)?;
-        m.dead_bytes += old.checkpoint_bytes + old.journal_bytes;
+        m.dead_bytes += old.checkpoint_bytes + journal_bytes;
         let (mref, hash) = write_manifest_and_root(writer, &mut txn, &mut m)?;
         let end = writer.end;
         self.local.manifest = m;
         self.local.manifest_ref = mref;
         self.local.manifest_hash = hash;
         self.remap(end)
+    }
+
+    /// Bytes of the DELTA segments of the current journal (what a checkpoint makes
+    /// dead: the runs those deltas added stay alive). The manifest's `journal_bytes`
+    /// counts open cost, which includes those runs' SLOT_SEGs.
+    pub(crate) fn journal_segment_bytes(&self) -> u64 {
+        let Some(file) = self.view.files.first() else {
+            return 0;
+        };
+        let mut total = 0u64;
+        let mut next = self.local.manifest.journal_head;
+        let mut left = self.local.manifest.journal_count;
+        while !next.is_none() && left > 0 {
+            total += next.len;
+            left -= 1;
+            let prev =
+                rvf_format::read_segment(file.bytes(), next.offset, SegmentType::Delta, false)
+                    .ok()
+                    .and_then(|(_, p)| Delta::decode(p).ok())
+                    .map(|d| d.prev);
+            match prev {
+                Some(p) if p.offset < next.offset => next = p,
+                _ => break,
+            }
+        }
+        total
     }
 
     /// Maps the file up to `end` so the view can read what was just written.

@@ -51,6 +51,16 @@ impl RvfStore {
             None => Durability::EveryCommit,
         };
         self.flush()?;
+        // Graphs over this file's slots do not survive the renumbering; a store that
+        // had them gets them again below.
+        let had_graphs = self
+            .view
+            .graphs
+            .iter()
+            .any(|g| g.file == 0 || keep == Keep::Materialize)
+            || self.background.has_ready()
+            || self.background.is_running();
+        self.background.discard();
         let tmp = tmp_path(&self.path);
         let _ = std::fs::remove_file(&tmp);
         let result = self
@@ -87,6 +97,9 @@ impl RvfStore {
             }
             return Err(e);
         }
+        if had_graphs {
+            self.build_index()?;
+        }
         Ok(())
     }
 
@@ -103,6 +116,7 @@ impl RvfStore {
         let mut txn = Txn {
             epoch: old.epoch + 1,
             next_segment_id: 1,
+            dead_extra: 0,
         };
         let view = &self.view;
         let detach = keep == Keep::Materialize || old.parent.is_none();
@@ -152,7 +166,18 @@ impl RvfStore {
             Keep::Compact => view.visible_count,
         };
         m.dead_bytes = 0;
-        m.index_root = SegRef::NONE;
+        // The index options stay; the graphs indexed the old slot numbers and are
+        // rebuilt once the new file is in place.
+        let map = rvf_format::IndexMap {
+            settings: self.local.index.settings,
+            graphs: Vec::new(),
+        };
+        m.index_root = writer.append_segment(
+            rvf_format::SegmentType::IndexMap,
+            txn.seg_id(),
+            txn.epoch,
+            &map.encode(),
+        )?;
         let mut own_dead = Bitset::default();
         if !detach {
             for s in self.local.own_dead.ones().take_while(|&s| s < first_local) {

@@ -34,6 +34,7 @@ mod filter;
 mod filter_parse;
 mod idmap;
 mod idset;
+mod index;
 pub mod inspect;
 mod load;
 mod local;
@@ -43,6 +44,7 @@ mod os;
 mod query;
 mod recover;
 mod runmap;
+mod search;
 mod store;
 mod topk;
 mod vecwrite;
@@ -53,8 +55,11 @@ mod writer;
 
 pub use error::{Result, RvfError};
 pub use filter::FilterExpr;
+pub use index::IndexStatus;
 pub use local::{MembershipFilter, MembershipMode};
-pub use options::{DistanceMetric, Durability, OpenOptions, QueryOptions, RvfOptions};
+pub use options::{
+    DistanceMetric, Durability, IndexOptions, OpenOptions, QueryOptions, RvfOptions,
+};
 pub use query::{cosine_distance, distance};
 pub use recover::Recovery;
 pub use rvf_format::{MetaValue, Metadata};

@@ -17,6 +17,7 @@ use crate::bitset::word_masks;
 use crate::bitset::Bitset;
 use crate::error::{Result, RvfError};
 use crate::idmap::{IdMap, LayerBuilder};
+use crate::index::ViewGraph;
 use crate::local::{LocalState, MembershipFilter, MembershipMode};
 use crate::mmap::MappedFile;
 use crate::options::DistanceMetric;
@@ -196,6 +197,7 @@ pub(crate) fn load_generation(
     };
     let slot_limit = manifest.slot_count;
 
+    let index = read_index_map(&file, &manifest)?;
     let mut local = LocalState {
         manifest: manifest.clone(),
         manifest_ref: mref,
@@ -203,6 +205,7 @@ pub(crate) fn load_generation(
         runs: Vec::new(),
         own_dead: Bitset::default(),
         membership: None,
+        index,
     };
 
     // Checkpoint.
@@ -325,6 +328,36 @@ pub(crate) fn load_generation(
     Ok(Loaded { local, view })
 }
 
+/// The INDEX_MAP of a generation (a file written before the index existed has none: its
+/// index is on, with the default options, and has no graphs yet). Each graph must lie
+/// in the file and cover only slots the file allocates itself.
+fn read_index_map(file: &MappedFile, m: &Manifest) -> Result<rvf_format::IndexMap> {
+    if m.index_root.is_none() {
+        return Ok(crate::index::default_map());
+    }
+    let off = m.index_root.offset;
+    let err = fmt_err(&file.path, off);
+    let (_, p) = read_segment(file.bytes(), off, SegmentType::IndexMap, true).map_err(&err)?;
+    let map = rvf_format::IndexMap::decode(p).map_err(&err)?;
+    let mut prev_end = m.first_local_slot;
+    for g in &map.graphs {
+        let in_file = g
+            .segment
+            .offset
+            .checked_add(g.segment.len)
+            .is_some_and(|end| end <= file.len() && g.segment.offset >= DATA_START);
+        if !in_file || g.first_slot < prev_end || g.end_slot() > m.slot_count {
+            return Err(RvfError::corrupt(
+                &file.path,
+                off,
+                "INDEX_MAP: a graph lies outside the file or its slots",
+            ));
+        }
+        prev_end = g.end_slot();
+    }
+    Ok(map)
+}
+
 /// Every run must lie where its kind allows (an append run among this file's own
 /// slots, a slab copy on one inherited cluster) and no two runs may share a slot: the
 /// writer never produces either, and checking both bounds the work and memory of
@@ -421,6 +454,7 @@ fn build_view(
             let mut files = vec![file.clone()];
             files.append(&mut v.files);
             let runs = v.runs.inherited();
+            let graphs = v.graphs.iter().map(ViewGraph::inherited).collect();
             let dead = Bitset::complement_prefix(&v.visible, v.slot_count);
             let base_visible = Arc::new(v.visible);
             View {
@@ -434,6 +468,7 @@ fn build_view(
                 slot_count: m.slot_count,
                 first_local_slot: m.first_local_slot,
                 base_visible: Some(base_visible),
+                graphs,
             }
         }
         None => View {
@@ -447,8 +482,16 @@ fn build_view(
             slot_count: m.slot_count,
             first_local_slot: 0,
             base_visible: None,
+            graphs: Vec::new(),
         },
     };
+    view.graphs.extend(
+        local
+            .index
+            .graphs
+            .iter()
+            .map(|g| ViewGraph::mapped(0, g, false)),
+    );
     // A long history leaves thousands of runs; when they are already in order and
     // disjoint (always, for a root store) the map is built in one pass.
     let in_order = runs_in_order(&local.runs);

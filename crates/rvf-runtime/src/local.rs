@@ -1,7 +1,7 @@
 //! The state this file itself owns (as opposed to what it inherits): its run table, its
 //! dead slots and its membership filter, plus the committed manifest.
 
-use rvf_format::{Delta, Manifest, MembershipModeCode, RunDesc, SegRef};
+use rvf_format::{Delta, IndexMap, Manifest, MembershipModeCode, RunDesc, SegRef};
 
 use crate::bitset::Bitset;
 use crate::idset::IdSet;
@@ -113,6 +113,8 @@ pub(crate) struct LocalState {
     pub runs: Vec<RunDesc>,
     pub own_dead: Bitset,
     pub membership: Option<MembershipFilter>,
+    /// The index options and the graphs this file holds.
+    pub index: IndexMap,
 }
 
 impl LocalState {

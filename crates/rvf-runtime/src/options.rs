@@ -39,6 +39,9 @@ pub struct RvfOptions {
     /// Byte size of a cluster; `vectors_per_cluster = max(1, cluster_bytes / (4 * dimension))`.
     pub cluster_bytes: u32,
     pub durability: Durability,
+    /// The ANN index (on by default; `None` keeps every search an exact scan). Stored in
+    /// the file, and inherited by branches.
+    pub index: Option<IndexOptions>,
 }
 
 impl Default for RvfOptions {
@@ -48,6 +51,30 @@ impl Default for RvfOptions {
             metric: DistanceMetric::L2,
             cluster_bytes: DEFAULT_CLUSTER_BYTES,
             durability: Durability::EveryCommit,
+            index: Some(IndexOptions::default()),
+        }
+    }
+}
+
+/// Options of the ANN index (a graph per range of vectors: HNSW layers over 8-bit codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexOptions {
+    /// Neighbours per node on the upper layers (twice as many on the base layer); 2..=256.
+    pub m: usize,
+    /// Breadth of the search that picks a new node's neighbours; larger builds slower
+    /// and finds better neighbours.
+    pub ef_construction: usize,
+    /// Breadth of a query's search when the query does not set one; `None` chooses
+    /// `max(4 k, 40)` for `k` results (see `QueryOptions::ef_search`).
+    pub ef_search: Option<usize>,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            m: 16,
+            ef_construction: 200,
+            ef_search: None,
         }
     }
 }
@@ -75,4 +102,10 @@ pub struct QueryOptions {
     pub filter: Option<FilterExpr>,
     /// Threads for `query_batch` (0 = one per available core).
     pub threads: usize,
+    /// Scan every vector instead of using the ANN index: exact results, at the cost of
+    /// reading every vector.
+    pub exact: bool,
+    /// Breadth of the ANN search (more is slower and finds more of the true neighbours).
+    /// `None`: the store's `IndexOptions::ef_search`, else `max(4 k, 40)`.
+    pub ef_search: Option<usize>,
 }

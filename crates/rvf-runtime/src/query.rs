@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rvf_distance::{dot_block, l2_sq, l2_sq_block, min_of_pairs, PackedBlock};
 
 use crate::error::{Result, RvfError};
+use crate::index::Piece;
 use crate::options::{DistanceMetric, QueryOptions};
 use crate::store::RvfStore;
 use crate::topk::{SearchResult, TopK};
@@ -53,7 +54,7 @@ pub fn distance(metric: DistanceMetric, a: &[f32], b: &[f32]) -> f32 {
 }
 
 impl RvfStore {
-    fn check_query(&self, q: &[f32]) -> Result<()> {
+    pub(crate) fn check_query(&self, q: &[f32]) -> Result<()> {
         let dim = self.view.config.dim;
         if q.len() != usize::from(dim) {
             return Err(RvfError::DimensionMismatch {
@@ -69,30 +70,39 @@ impl RvfStore {
         Ok(())
     }
 
-    /// The `k` visible vectors closest to `query`, sorted by distance then id.
-    pub fn query(
+    /// The exact scan of one (checked) query over `pieces` of runs (every run when
+    /// `None`), into `top`.
+    pub(crate) fn scan_into(
         &self,
         query: &[f32],
-        k: usize,
         options: &QueryOptions,
-    ) -> Result<Vec<SearchResult>> {
-        self.check_query(query)?;
-        let mut top = TopK::new(k);
-        if k == 0 {
-            return Ok(Vec::new());
-        }
+        pieces: Option<&[Piece<'_>]>,
+        top: &mut TopK,
+    ) -> Result<()> {
         let view = &self.view;
         let dim = usize::from(view.config.dim);
         let q_norm = rvf_distance::dot(query, query);
         let mut out = vec![0f32; SCAN_BLOCK];
-        for run in view.runs.values() {
+        let whole: Vec<Piece<'_>>;
+        let pieces = match pieces {
+            Some(p) => p,
+            None => {
+                whole = view
+                    .runs
+                    .values()
+                    .map(|r| (r, 0, r.count as usize))
+                    .collect();
+                &whole
+            }
+        };
+        for &(run, first, count) in pieces {
             let file = view.file(run)?;
             run.check.ensure(file)?;
             let vectors = run.vectors(file, view.config.dim)?;
             let norms = run.norms(file)?;
             let seg = run.slot_seg(file);
-            let n = run.count as usize;
-            let mut i = 0;
+            let n = (first + count).min(run.count as usize);
+            let mut i = first;
             while i < n {
                 let m = SCAN_BLOCK.min(n - i);
                 // The rest of the run, not just this block: the kernel prefetches
@@ -144,11 +154,12 @@ impl RvfStore {
                 i += m;
             }
         }
-        Ok(top.into_sorted())
+        Ok(())
     }
 
-    /// Runs many queries in one pass over the vectors, on several threads. Each result
-    /// equals what [`RvfStore::query`] returns for the same query.
+    /// Runs many queries, on several threads. Each result equals what
+    /// [`RvfStore::query`] returns for the same query. Exact searches (no index, or
+    /// `exact`) make one pass over the vectors for all the queries.
     pub fn query_batch(
         &self,
         queries: &[&[f32]],
@@ -162,7 +173,7 @@ impl RvfStore {
         for q in queries {
             flat.extend_from_slice(q);
         }
-        self.query_batch_checked(&flat, k, options)
+        self.batch_checked(&flat, k, options)
     }
 
     /// [`RvfStore::query_batch`] over queries stored row after row in one slice
@@ -184,10 +195,11 @@ impl RvfStore {
         for q in queries.chunks_exact(dim) {
             self.check_query(q)?;
         }
-        self.query_batch_checked(queries, k, options)
+        self.batch_checked(queries, k, options)
     }
 
-    fn query_batch_checked(
+    /// The exact batch scan of (checked) queries stored row after row.
+    pub(crate) fn scan_batch(
         &self,
         flat: &[f32],
         k: usize,

@@ -28,6 +28,8 @@ pub struct RvfStore {
     pub(crate) search: ParentSearch,
     /// Set when the store was opened with `OpenOptions::recover`.
     pub(crate) recovery: Option<Recovery>,
+    /// The background index builder.
+    pub(crate) background: crate::index::Background,
 }
 
 /// A stored vector and its metadata, as returned by [`RvfStore::get`].
@@ -132,9 +134,14 @@ impl RvfStore {
             tag_table: SegRef::NONE,
             parent: None,
         };
+        let index = rvf_format::IndexMap {
+            settings: crate::index::settings_of(options.index.as_ref()),
+            graphs: Vec::new(),
+        };
         Self::create_with_manifest(
             path,
             manifest,
+            &index,
             options.durability,
             ParentSearch::default(),
             None,
@@ -146,6 +153,7 @@ impl RvfStore {
     pub(crate) fn create_with_manifest(
         path: &Path,
         manifest: Manifest,
+        index: &rvf_format::IndexMap,
         durability: Durability,
         search: ParentSearch,
         parent: Option<&View>,
@@ -163,17 +171,19 @@ impl RvfStore {
             })?;
         // A file that could not be fully written is removed, so a retry is not refused
         // with `AlreadyExists` and no unreadable file is left behind.
-        let result = Self::init_new_file(path, file, manifest, durability, search, parent);
+        let result = Self::init_new_file(path, file, manifest, index, durability, search, parent);
         if result.is_err() {
             let _ = std::fs::remove_file(path);
         }
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn init_new_file(
         path: &Path,
         file: File,
         mut manifest: Manifest,
+        index: &rvf_format::IndexMap,
         durability: Durability,
         search: ParentSearch,
         parent: Option<&View>,
@@ -206,6 +216,7 @@ impl RvfStore {
                 &rvf_format::encode_membership(rvf_format::MembershipModeCode::Exclude, &[]),
             );
         }
+        manifest.index_root = push(&mut body, SegmentType::IndexMap, &index.encode());
         manifest.checkpoint_bytes =
             manifest.checkpoint_cow_map.len + manifest.checkpoint_membership.len;
         manifest.next_segment_id = seg_id + 1;
@@ -237,9 +248,14 @@ impl RvfStore {
         let loaded = match parent {
             // Building the child's view from the parent's memory keeps branching O(1) in
             // the parent's size.
-            Some(pview) => {
-                crate::branch::child_view(mapped, manifest.clone(), mref, root.manifest_hash, pview)
-            }
+            Some(pview) => crate::branch::child_view(
+                mapped,
+                manifest.clone(),
+                mref,
+                root.manifest_hash,
+                pview,
+                index.clone(),
+            ),
             None => load::load_generation(mapped, mref, None, &search, 0)?,
         };
         let writer = Writer::new(file, path, root.committed_end, durability, root.slot_index);
@@ -353,6 +369,7 @@ impl RvfStore {
             view: loaded.view,
             search,
             recovery,
+            background: crate::index::Background::default(),
         };
         store.refresh_member_count();
         store
@@ -364,8 +381,11 @@ impl RvfStore {
         self.recovery.as_ref()
     }
 
-    /// Publishes pending commits (durability `OnClose`) and releases the file.
+    /// Indexes what is pending (when there is enough of it to be worth a graph; see
+    /// `IndexOptions`), publishes pending commits (durability `OnClose`) and releases
+    /// the file.
     pub fn close(mut self) -> Result<()> {
+        self.index_before_closing()?;
         self.flush()
     }
 

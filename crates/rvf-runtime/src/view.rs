@@ -11,6 +11,7 @@ use rvf_format::{
 use crate::bitset::Bitset;
 use crate::error::{Result, RvfError};
 use crate::idmap::IdMap;
+use crate::index::ViewGraph;
 use crate::mmap::MappedFile;
 use crate::options::DistanceMetric;
 use crate::runmap::RunMap;
@@ -237,6 +238,9 @@ pub(crate) struct View {
     pub first_local_slot: u64,
     /// The parent's visible slots as of branch time (children only).
     pub base_visible: Option<Arc<Bitset>>,
+    /// The ANN graphs this view searches: its ancestors' (as of the generations it
+    /// pinned) and this file's.
+    pub graphs: Vec<ViewGraph>,
 }
 
 impl View {

@@ -174,6 +174,7 @@ impl RvfStore {
             let (items, rejected) = self.items(vectors, ids, metadata, checked);
             let accepted = items.len() as u64;
             if items.is_empty() || self.write_items(items)? {
+                self.maybe_start_background();
                 return Ok(IngestResult {
                     accepted,
                     rejected,
@@ -479,6 +480,8 @@ impl RvfStore {
     /// `Frozen`. Branch from a frozen store to keep writing.
     pub fn freeze(&mut self) -> Result<()> {
         self.check_writable()?;
+        // A frozen generation cannot grow its index later: it catches up now.
+        self.index_before_closing()?;
         let txn = self.begin();
         let mut next_local = self.local.clone();
         next_local.manifest.frozen = true;

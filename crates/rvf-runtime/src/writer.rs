@@ -99,6 +99,28 @@ impl Writer {
         self.append_encoded(&encode_segment(seg_type, segment_id, epoch, payload))
     }
 
+    /// Appends a segment whose payload is written from where it lies (a graph of
+    /// hundreds of megabytes is not copied into an encoded segment first).
+    pub fn append_payload(
+        &mut self,
+        seg_type: SegmentType,
+        segment_id: u64,
+        epoch: u64,
+        payload: &[u8],
+    ) -> Result<SegRef> {
+        self.check_usable()?;
+        let header = rvf_format::SegmentHeader::new(seg_type, segment_id, epoch, payload);
+        let total = header.total_len();
+        let pad = vec![0u8; (total as usize).saturating_sub(64 + payload.len())];
+        let offset = self.end;
+        let parts: [&[u8]; 3] = [&header.encode(), payload, &pad];
+        if let Err(e) = fileio::write_vectored_at(&self.file, &parts, offset) {
+            return Err(self.fail("appending a segment", e));
+        }
+        self.end += total;
+        Ok(SegRef { offset, len: total })
+    }
+
     /// Appends a segment already encoded with [`encode_segment`].
     pub fn append_encoded(&mut self, bytes: &[u8]) -> Result<SegRef> {
         self.check_usable()?;

@@ -181,6 +181,8 @@ fn a_million_id_range_delete_and_membership_include_reopen() {
         RvfOptions {
             dimension: 1,
             durability: Durability::OnClose,
+            // A graph over a million one-dimensional points tests nothing here.
+            index: None,
             ..Default::default()
         },
     )

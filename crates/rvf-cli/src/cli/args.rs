@@ -198,6 +198,15 @@ pub struct CreateArgs {
     /// Bytes per cluster, the unit a branch copies (a multiple of 64)
     #[arg(long, default_value_t = 65536)]
     pub cluster_bytes: u32,
+    /// Keep no ANN index: every query scans every vector
+    #[arg(long)]
+    pub no_index: bool,
+    /// ANN graph degree (neighbours per node on the upper layers; twice that on the base)
+    #[arg(long, default_value_t = 16)]
+    pub m: usize,
+    /// ANN build breadth: larger builds slower and finds better neighbours
+    #[arg(long, default_value_t = 200)]
+    pub ef_construction: usize,
 }
 
 #[derive(Debug, Args)]
@@ -307,11 +316,12 @@ pub enum ModeArg {
 
 #[derive(Debug, Subcommand)]
 pub enum IndexCommand {
-    /// Build the ANN index (not available yet)
+    /// Index every vector no graph covers yet, with every core (close does it too
+    /// when 4,096 or more are pending)
     #[command(after_help = "Example:
   rvf index build docs.rvf")]
     Build(StoreArg),
-    /// Say whether the store has an ANN index
+    /// Vectors indexed and pending, graphs, bytes, options
     #[command(after_help = "Example:
   rvf index status docs.rvf --json")]
     Status(StoreArg),

@@ -5,6 +5,7 @@ pub mod args;
 mod branching;
 mod files;
 mod ingest;
+pub mod progress;
 mod query;
 mod records;
 mod store;

@@ -71,7 +71,7 @@ pub fn run(a: QueryArgs, json: bool) -> Result<()> {
     }
     let v = json!({
         "results": hits.iter().zip(&records).map(|(h, r)| hit_json(h, r.as_ref())).collect::<Vec<_>>(),
-        "exact": is_exact(&req),
+        "exact": is_exact(&req, &store),
         "notes": notes,
     });
     emit(json, &human, &v)

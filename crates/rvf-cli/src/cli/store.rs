@@ -23,6 +23,11 @@ pub fn create(a: CreateArgs, json: bool) -> Result<()> {
         dimension: a.dim,
         metric: metric(a.metric),
         cluster_bytes: a.cluster_bytes,
+        index: (!a.no_index).then_some(rvf_runtime::IndexOptions {
+            m: a.m,
+            ef_construction: a.ef_construction,
+            ef_search: None,
+        }),
         ..RvfOptions::default()
     };
     let store = RvfStore::create(&a.store, opts)?;
@@ -76,7 +81,7 @@ pub fn status(path: &Path, json: bool) -> Result<()> {
         }
         None => h += "lineage      root store (no parent)\n",
     }
-    h += &format!("index        {}\n", crate::index::NO_INDEX);
+    h += &format!("index        {}\n", crate::index::status(&store).detail);
     emit(json, &h, &v)
 }
 
@@ -93,7 +98,7 @@ pub fn index(cmd: IndexCommand, json: bool) -> Result<()> {
         }
         IndexCommand::Build(a) => {
             let mut store = open_write(&a.store)?;
-            let st = crate::index::build(&mut store)?;
+            let st = crate::index::build(&mut store, false)?;
             store.close()?;
             emit(json, &st.detail, &st.to_json())
         }

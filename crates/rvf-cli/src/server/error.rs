@@ -61,7 +61,6 @@ fn status_of(code: &str) -> StatusCode {
             StatusCode::CONFLICT
         }
         "RVF_E_READ_ONLY" => StatusCode::FORBIDDEN,
-        "RVF_E_NO_INDEX" => StatusCode::NOT_IMPLEMENTED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -214,7 +214,7 @@ pub(super) async fn query(
             results.push(v);
         }
         Ok(Json(
-            json!({ "results": results, "exact": is_exact(&req), "notes": notes }),
+            json!({ "results": results, "exact": is_exact(&req, s), "notes": notes }),
         ))
     })
     .await

@@ -140,6 +140,43 @@ impl Model {
     }
 }
 
+/// Properties every answer of a query (indexed or not) has: visible ids, each once,
+/// matching the filter, with its exact distance, sorted by (distance, id).
+pub fn check_answers(
+    store: &RvfStore,
+    model: &Model,
+    metric: DistanceMetric,
+    q: &[f32],
+    got: &[SearchResult],
+    filter: Option<&FilterExpr>,
+    label: &str,
+) {
+    let _ = store;
+    let mut seen = BTreeSet::new();
+    for r in got {
+        assert!(seen.insert(r.id), "{label}: id {} twice", r.id);
+        assert!(model.visible(r.id), "{label}: id {} not visible", r.id);
+        let (v, m) = &model.rows[&r.id];
+        assert!(
+            filter.is_none_or(|f| f.matches(m.as_ref())),
+            "{label}: id {} fails the filter",
+            r.id
+        );
+        let d = rvf_runtime::distance(metric, q, v);
+        assert_eq!(
+            d.to_bits(),
+            r.distance.to_bits(),
+            "{label}: distance of {}",
+            r.id
+        );
+    }
+    assert!(
+        got.windows(2)
+            .all(|w| (w[0].distance, w[0].id) <= (w[1].distance, w[1].id)),
+        "{label}: answers out of order"
+    );
+}
+
 pub fn pairs(r: &[SearchResult]) -> Vec<(u64, f32)> {
     r.iter().map(|r| (r.id, r.distance)).collect()
 }
@@ -183,8 +220,20 @@ pub fn check(
         let opts = rvf_runtime::QueryOptions {
             filter: f.clone(),
             threads: 2,
+            exact: true,
+            ..Default::default()
         };
         let refs: Vec<&[f32]> = queries.iter().map(|q| q.as_slice()).collect();
+        // The default (indexed) path: approximate, but every answer must be one the
+        // store shows, matching the filter, at its exact distance, in order.
+        let approx = rvf_runtime::QueryOptions {
+            exact: false,
+            ..opts.clone()
+        };
+        for q in &queries {
+            let got = store.query(q, 7, &approx).unwrap();
+            check_answers(store, model, metric, q, &got, f.as_ref(), label);
+        }
         let batch = store.query_batch(&refs, 7, &opts).unwrap();
         for (q, b) in queries.iter().zip(batch) {
             let expected = model.query(metric, q, 7, f.as_ref());

@@ -141,6 +141,9 @@ pub enum Op {
     PeekReadOnly {
         node: usize,
     },
+    BuildIndex {
+        node: usize,
+    },
 }
 
 fn gen_ids(src: &mut dyn Source, cfg: &Config) -> Option<Ids> {
@@ -196,6 +199,7 @@ pub fn gen_op(src: &mut dyn Source, cfg: &Config, nodes: usize) -> Option<Op> {
         18..=20 => Op::Branch { node },
         // A frozen store stays frozen, so freezing often would leave little to write to.
         21 if src.below(3)? == 0 => Op::Freeze { node },
+        21 if src.below(2)? == 0 => Op::BuildIndex { node },
         21 => Op::PeekReadOnly { node },
         22 => Op::Compact { node },
         23 => Op::Materialize { node },
@@ -348,7 +352,8 @@ impl Family {
             | Op::Compact { node }
             | Op::Materialize { node }
             | Op::Reopen { node, .. }
-            | Op::PeekReadOnly { node } => *node,
+            | Op::PeekReadOnly { node }
+            | Op::BuildIndex { node } => *node,
         };
         if self.nodes[n].store.is_none() {
             // A store that could not reopen stays closed; reopening still must fail.
@@ -463,6 +468,10 @@ impl Family {
                 ..
             } => self.reopen(n, read_only, on_close),
             Op::PeekReadOnly { .. } => self.peek(n),
+            Op::BuildIndex { .. } => {
+                let r = self.store(n).build_index();
+                self.expect("build_index", code(&r), refusal.unwrap_or("ok"));
+            }
         }
         let node = &mut self.nodes[n];
         if !node.on_close {
@@ -683,8 +692,20 @@ impl Family {
         for filter in [None, Some(FilterExpr::eq("tag", MetaValue::Int(1)))] {
             let options = QueryOptions {
                 filter: filter.clone(),
+                exact: true,
                 ..QueryOptions::default()
             };
+            // The indexed path: approximate, but only right answers, exactly scored.
+            let approx = QueryOptions {
+                exact: false,
+                ..options.clone()
+            };
+            for q in &queries {
+                let got = store
+                    .query(q, 10, &approx)
+                    .unwrap_or_else(|e| self.fail(format!("{label}: indexed query: {e}")));
+                common::check_answers(store, model, self.metric, q, &got, filter.as_ref(), label);
+            }
             let batch = store
                 .query_batch_flat(&flat, 10, &options)
                 .unwrap_or_else(|e| self.fail(format!("{label}: query_batch: {e}")));

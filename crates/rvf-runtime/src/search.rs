@@ -1,0 +1,297 @@
+//! Where a query goes: the exact scan (`query.rs`), or the graphs of the ANN index with
+//! an exact scan of the pending vectors, merged. Either way every distance returned is
+//! computed exactly from the stored vector, with the kernels the scan uses, so results
+//! of the two paths compare and merge bit for bit.
+//!
+//! The planner, per graph: a search admits only vectors the view shows (alive, allowed
+//! by the membership filter) that match the metadata filter; others still lead the
+//! search on. The fraction `s` of a graph's nodes that can be admitted is estimated
+//! (visible nodes counted exactly, the metadata filter's share from a sample of 64
+//! nodes per graph). Under `MIN_SELECTIVITY` the graph's vectors are scanned instead
+//! (a search would wander through mostly refused nodes); otherwise the search breadth
+//! is `ef / s`, at most `MAX_EF`, so that about `ef` admitted candidates are found.
+
+use rvf_distance::{dot, l2_sq};
+use rvf_index::{Prepared, SearchStats};
+
+use crate::error::{Result, RvfError};
+use crate::filter::FilterExpr;
+use crate::index::{default_ef, Piece, ViewGraph};
+use crate::options::{DistanceMetric, QueryOptions};
+use crate::query::cosine_distance;
+use crate::store::RvfStore;
+use crate::topk::{SearchResult, TopK};
+use crate::view::View;
+
+/// Below this admissible fraction a graph is scanned instead of searched.
+pub(crate) const MIN_SELECTIVITY: f64 = 0.02;
+/// The broadest search the planner asks for.
+pub(crate) const MAX_EF: usize = 4096;
+/// Nodes sampled per graph to estimate a metadata filter's selectivity.
+const FILTER_SAMPLE: u64 = 64;
+
+/// What to do with one graph.
+enum GraphPlan {
+    Search { ef: usize },
+    Scan,
+}
+
+impl RvfStore {
+    /// The `k` visible vectors closest to `query`, sorted by distance then id.
+    ///
+    /// With the ANN index on (the default) and `options.exact` unset, the index's graphs
+    /// are searched and the vectors they do not cover yet are scanned; the results may
+    /// miss some true neighbours (see `QueryOptions::ef_search`), but every distance is
+    /// exact. Otherwise every vector is scanned.
+    pub fn query(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: &QueryOptions,
+    ) -> Result<Vec<SearchResult>> {
+        self.check_query(query)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let graphs = self.graphs_for(options);
+        let mut top = TopK::new(k);
+        if graphs.is_empty() {
+            self.scan_into(query, options, None, &mut top)?;
+        } else {
+            self.indexed_query(query, k, options, &graphs, &mut top)?;
+        }
+        Ok(top.into_sorted())
+    }
+
+    /// The graphs a query with `options` searches (none: an exact scan).
+    fn graphs_for(&self, options: &QueryOptions) -> Vec<ViewGraph> {
+        if options.exact || !self.local.index.settings.enabled {
+            return Vec::new();
+        }
+        self.searched_graphs()
+    }
+
+    pub(crate) fn batch_checked(
+        &self,
+        flat: &[f32],
+        k: usize,
+        options: &QueryOptions,
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        let dim = usize::from(self.view.config.dim);
+        let graphs = self.graphs_for(options);
+        if graphs.is_empty() || k == 0 {
+            return self.scan_batch(flat, k, options);
+        }
+        let queries: Vec<&[f32]> = flat.chunks_exact(dim).collect();
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            t => t,
+        }
+        .clamp(1, queries.len().max(1));
+        let one = |q: &[f32]| -> Result<Vec<SearchResult>> {
+            let mut top = TopK::new(k);
+            self.indexed_query(q, k, options, &graphs, &mut top)?;
+            Ok(top.into_sorted())
+        };
+        if threads == 1 {
+            return queries.iter().map(|q| one(q)).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut results: Vec<Option<Result<Vec<SearchResult>>>> =
+            (0..queries.len()).map(|_| None).collect();
+        let parts: Vec<Vec<(usize, Result<Vec<SearchResult>>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(q) = queries.get(i) else { break };
+                            mine.push((i, one(q)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (i, r) in parts.into_iter().flatten() {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(RvfError::internal("query thread panicked"))))
+            .collect()
+    }
+
+    /// Graph searches plus the exact scan of what they do not cover, into `top`.
+    fn indexed_query(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: &QueryOptions,
+        graphs: &[ViewGraph],
+        top: &mut TopK,
+    ) -> Result<()> {
+        let view = &self.view;
+        let settings = self.local.index.settings;
+        let ef = options
+            .ef_search
+            .or((settings.ef_search > 0).then_some(settings.ef_search as usize))
+            .unwrap_or_else(|| default_ef(k))
+            .max(k);
+        let filter_share = match &options.filter {
+            Some(f) => filter_selectivity(view, graphs, f),
+            None => 1.0,
+        };
+        let mut pieces: Vec<Piece<'_>> = self.pending_pieces(graphs);
+        for g in graphs {
+            match plan(view, g, ef, filter_share) {
+                GraphPlan::Scan => pieces.extend(graph_pieces(view, g)),
+                GraphPlan::Search { ef } => {
+                    self.search_graph(g, query, ef, options.filter.as_ref(), top)?
+                }
+            }
+        }
+        self.scan_into(query, options, Some(&pieces), top)
+    }
+
+    /// Searches one graph and re-scores what it finds exactly, into `top`.
+    fn search_graph(
+        &self,
+        g: &ViewGraph,
+        query: &[f32],
+        ef: usize,
+        filter: Option<&FilterExpr>,
+        top: &mut TopK,
+    ) -> Result<()> {
+        let view = &self.view;
+        let gv = g.view(view)?;
+        let prepared = Prepared::new(
+            crate::index::metric_of(view.config.metric),
+            (gv.mins, gv.steps),
+            query,
+        );
+        // Slots of this graph's range that another file's run shadows (a branch's slab
+        // copy) hold other vectors than the graph indexed: refused.
+        let shadowed = view.runs.values().any(|r| {
+            r.file != g.file && r.end_slot() > g.first_slot && r.first_slot < g.end_slot()
+        });
+        let mut accept = |node: u32| -> bool {
+            let slot = g.first_slot + u64::from(node);
+            if !view.visible.get(slot) {
+                return false;
+            }
+            if !shadowed && filter.is_none() {
+                return true;
+            }
+            let Some(run) = view.run_of(slot) else {
+                return false;
+            };
+            if run.file != g.file {
+                return false;
+            }
+            match filter {
+                None => true,
+                Some(f) => matches_filter(view, run, slot, f),
+            }
+        };
+        let mut stats = SearchStats::default();
+        let found = rvf_index::search(&gv, &prepared, ef, &mut accept, &mut stats);
+        let q_norm = dot(query, query);
+        let dim = usize::from(view.config.dim);
+        for c in found {
+            let slot = g.first_slot + u64::from(c.node);
+            let Some(run) = view.run_of(slot) else {
+                continue;
+            };
+            let file = view.file(run)?;
+            run.check.ensure(file)?;
+            let i = (slot - run.first_slot) as usize;
+            let Some(v) = run
+                .vectors(file, view.config.dim)?
+                .get(i * dim..(i + 1) * dim)
+            else {
+                continue;
+            };
+            let d = match view.config.metric {
+                DistanceMetric::L2 => l2_sq(query, v),
+                DistanceMetric::InnerProduct => -dot(query, v),
+                DistanceMetric::Cosine => {
+                    let norm = run.norms(file)?.get(i).copied().unwrap_or(0.0);
+                    cosine_distance(dot(query, v), q_norm, norm)
+                }
+            };
+            let id = run.slot_seg(file).id(run.seg_index(slot));
+            top.push(d, id);
+        }
+        Ok(())
+    }
+}
+
+/// Whether the vector at `slot` (in `run`) matches `filter` (damaged metadata: no).
+fn matches_filter(view: &View, run: &crate::view::Run, slot: u64, filter: &FilterExpr) -> bool {
+    let Ok(file) = view.file(run) else {
+        return false;
+    };
+    if run.check.ensure_slots(file).is_err() {
+        return false;
+    }
+    match run.slot_seg(file).metadata(run.seg_index(slot)) {
+        Ok(meta) => filter.matches(meta.as_ref()),
+        Err(_) => false,
+    }
+}
+
+fn plan(view: &View, g: &ViewGraph, ef: usize, filter_share: f64) -> GraphPlan {
+    let nodes = u64::from(g.nodes).max(1);
+    let visible = view.visible.count_range(g.first_slot, u64::from(g.nodes));
+    let share = visible as f64 / nodes as f64 * filter_share;
+    if share < MIN_SELECTIVITY {
+        return GraphPlan::Scan;
+    }
+    let ef = ((ef as f64 / share).ceil() as usize).clamp(ef, MAX_EF.max(ef));
+    GraphPlan::Search { ef }
+}
+
+/// The pieces of runs holding a graph's slots (for a graph the planner scans).
+fn graph_pieces<'v>(view: &'v View, g: &ViewGraph) -> Vec<Piece<'v>> {
+    view.runs
+        .values()
+        .filter(|r| r.file == g.file && r.end_slot() > g.first_slot && r.first_slot < g.end_slot())
+        .map(|r| {
+            let a = g.first_slot.max(r.first_slot);
+            let b = g.end_slot().min(r.end_slot());
+            (r, (a - r.first_slot) as usize, (b - a) as usize)
+        })
+        .collect()
+}
+
+/// The share of visible nodes that match `filter`, from an even sample of each graph.
+fn filter_selectivity(view: &View, graphs: &[ViewGraph], filter: &FilterExpr) -> f64 {
+    let (mut seen, mut matched) = (0u64, 0u64);
+    for g in graphs {
+        let n = u64::from(g.nodes);
+        let step = (n / FILTER_SAMPLE).max(1);
+        let mut slot = g.first_slot;
+        while slot < g.end_slot() {
+            if view.visible.get(slot) {
+                if let Some(run) = view.run_of(slot) {
+                    seen += 1;
+                    matched += u64::from(matches_filter(view, run, slot, filter));
+                }
+            }
+            slot += step;
+        }
+    }
+    if seen == 0 {
+        1.0
+    } else {
+        matched as f64 / seen as f64
+    }
+}
