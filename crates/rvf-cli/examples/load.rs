@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Bounded in count (`--queries`) and time (`--max-seconds`): the run stops at whichever
-//! comes first and reports what it measured.
+//! comes first and reports what it measured. Queries use the ANN index (built before
+//! serving); `--exact 1` makes every query a full scan instead.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -25,6 +26,7 @@ struct Args {
     clients: usize,
     k: usize,
     max_seconds: f64,
+    exact: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
         clients: 4,
         k: 10,
         max_seconds: 120.0,
+        exact: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
@@ -50,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
             "--clients" => a.clients = n(v)?.max(1),
             "--k" => a.k = n(v)?,
             "--max-seconds" => a.max_seconds = n(v)? as f64,
+            "--exact" => a.exact = n(v)? != 0,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -151,6 +155,13 @@ fn main() {
             .ingest_flat(&random_rows(&mut rng, n, a.dim), &ids, None)
             .expect("ingest");
     }
+    if !a.exact {
+        store.build_index().expect("build index");
+    }
+    let options = QueryOptions {
+        exact: a.exact,
+        ..QueryOptions::default()
+    };
     // The same queries through the library, for the cost of HTTP and JSON around them.
     let queries = random_rows(&mut rng, a.queries, a.dim);
     let mut direct: Vec<Duration> = queries
@@ -158,19 +169,18 @@ fn main() {
         .take(50)
         .map(|q| {
             let t = Instant::now();
-            store
-                .query(q, a.k, &QueryOptions::default())
-                .expect("query");
+            store.query(q, a.k, &options).expect("query");
             t.elapsed()
         })
         .collect();
     direct.sort();
     store.close().expect("close");
     println!(
-        "collection: {} x {} random f32 (L2) built in {:.1} s; direct library query p50 {:.2} ms (1 thread, 50 queries)",
+        "collection: {} x {} random f32 (L2) built in {:.1} s; {} queries; direct library query p50 {:.2} ms (1 thread, 50 queries)",
         a.vectors,
         a.dim,
         t.elapsed().as_secs_f64(),
+        if a.exact { "exact" } else { "ANN (default ef)" },
         ms(percentile(&direct, 0.5))
     );
 
@@ -196,7 +206,10 @@ fn main() {
     // Warm-up: opens the collection and touches its pages.
     let mut warm = Client::connect(&addr);
     for q in queries.chunks_exact(a.dim).take(10) {
-        let body = format!("{{\"vector\": {q:?}, \"k\": {}}}", a.k);
+        let body = format!(
+            "{{\"vector\": {q:?}, \"k\": {}, \"exact\": {}}}",
+            a.k, a.exact
+        );
         assert_eq!(warm.post("/v1/collections/load/query", &body).0, 200);
     }
     let deadline = Instant::now() + Duration::from_secs_f64(a.max_seconds);
@@ -212,7 +225,7 @@ fn main() {
                 .flatten()
                 .copied()
                 .collect();
-            let (dim, k) = (a.dim, a.k);
+            let (dim, k, exact) = (a.dim, a.k, a.exact);
             std::thread::spawn(move || {
                 let mut client = Client::connect(&addr);
                 let mut lat = Vec::with_capacity(mine.len() / dim);
@@ -221,7 +234,7 @@ fn main() {
                         break;
                     }
                     let body =
-                        format!("{{\"vector\": {q:?}, \"k\": {k}, \"include_metadata\": false}}");
+                        format!("{{\"vector\": {q:?}, \"k\": {k}, \"exact\": {exact}, \"include_metadata\": false}}");
                     let t = Instant::now();
                     let (status, resp) = client.post("/v1/collections/load/query", &body);
                     lat.push(t.elapsed());

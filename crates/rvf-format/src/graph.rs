@@ -182,6 +182,20 @@ impl<'a> GraphView<'a> {
     /// Reads a graph in place. The payload must start 4-byte aligned (segment payloads
     /// in a mapped file start 64-byte aligned).
     pub fn decode(payload: &'a [u8]) -> Result<GraphView<'a>> {
+        Self::decode_inner(payload, true)
+    }
+
+    /// `decode` without the checks that read every node id of the upper layers (their
+    /// order, and the entry point's place on the top one), for a payload that passed
+    /// `decode` before: a search decodes its graph on every query, and those checks
+    /// would cost more than the search on a small graph. Bounds are still checked, so
+    /// a payload that would fail them gives an error here too, never a panic; the
+    /// skipped checks only guard search quality.
+    pub fn decode_checked_before(payload: &'a [u8]) -> Result<GraphView<'a>> {
+        Self::decode_inner(payload, false)
+    }
+
+    fn decode_inner(payload: &'a [u8], check_order: bool) -> Result<GraphView<'a>> {
         let mut r = ByteReader::new(payload, WHAT);
         let header = GraphHeader::decode(&mut r)?;
         let l = header
@@ -212,8 +226,9 @@ impl<'a> GraphView<'a> {
             }
             let nodes: &[u32] = cast(payload, at + 4, count)?;
             let links: &[u32] = cast(payload, at + 4 + count * 4, count * row)?;
-            if !nodes.windows(2).all(|w| w[0] < w[1])
-                || nodes.last().is_some_and(|&v| v as usize >= n)
+            if check_order
+                && (!nodes.windows(2).all(|w| w[0] < w[1])
+                    || nodes.last().is_some_and(|&v| v as usize >= n))
             {
                 return Err(FormatError::invalid(
                     WHAT,
@@ -229,9 +244,10 @@ impl<'a> GraphView<'a> {
                 "payload length disagrees with the graph",
             ));
         }
-        if g.upper
-            .last()
-            .is_some_and(|l| !l.nodes.contains(&header.entry))
+        if check_order
+            && g.upper
+                .last()
+                .is_some_and(|l| !l.nodes.contains(&header.entry))
         {
             return Err(FormatError::invalid(
                 WHAT,

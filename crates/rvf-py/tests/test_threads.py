@@ -126,9 +126,11 @@ def big(tmp_path, rng):
 def test_long_calls_release_the_gil(big, rng, what):
     s, v = big
     qs = rng.standard_normal((1000, 128)).astype(np.float32)
+    # One call long enough to time on a fast disk (an add of 60k rows took 39 ms).
+    many = np.tile(v, (8, 1))
     call = {
         "batch search": lambda: s.search(qs, k=10),
-        "add": lambda: s.add(v, np.arange(len(v)) + 10**7),
+        "add": lambda: s.add(many, np.arange(len(many)) + 10**7),
         "compact": s.compact,
     }[what]
     stall, seconds = _longest_stall(call)

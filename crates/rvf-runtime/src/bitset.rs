@@ -94,6 +94,21 @@ impl Bitset {
         Bitset { words }
     }
 
+    /// Ascending indices of set bits among `start..start + len`.
+    pub fn ones_in_range(&self, start: u64, len: u64) -> impl Iterator<Item = u64> + '_ {
+        word_masks(start, start.saturating_add(len)).flat_map(move |(w, mask)| {
+            let mut bits = self.word(w) & mask;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let tz = bits.trailing_zeros();
+                bits &= bits - 1;
+                Some(w as u64 * 64 + u64::from(tz))
+            })
+        })
+    }
+
     /// Ascending indices of set bits.
     pub fn ones(&self) -> impl Iterator<Item = u64> + '_ {
         self.words.iter().enumerate().flat_map(|(w, &word)| {
@@ -122,6 +137,29 @@ impl Bitset {
         self.words.iter().rposition(|&w| w != 0).map_or(0, |w| {
             w as u64 * 64 + 64 - u64::from(self.words[w].leading_zeros())
         })
+    }
+
+    /// The share of set bits among `start..start + len`, estimated from at most
+    /// `SAMPLE_WORDS` evenly spaced words (exact for shorter ranges): the planner needs a
+    /// ratio per query, and an exact count of a million-bit range costs more than the
+    /// search it steers.
+    pub fn share_in_range(&self, start: u64, len: u64) -> f64 {
+        const SAMPLE_WORDS: u64 = 64;
+        if len == 0 {
+            return 0.0;
+        }
+        let words = len.div_ceil(64);
+        if words <= 2 * SAMPLE_WORDS {
+            return self.count_range(start, len) as f64 / len as f64;
+        }
+        let step = len / SAMPLE_WORDS;
+        let (mut set, mut seen) = (0u64, 0u64);
+        for i in 0..SAMPLE_WORDS {
+            let at = start + i * step;
+            set += self.count_range(at, 64);
+            seen += 64;
+        }
+        set as f64 / seen as f64
     }
 
     /// Set bits among `start..start + len`, a word at a time.
@@ -205,5 +243,33 @@ mod tests {
             assert_eq!(b.count_range(start, len), naive, "{start}+{len}");
         }
         assert_eq!(Bitset::from_words(b.words().to_vec()), b);
+    }
+
+    #[test]
+    fn ones_in_range_and_share() {
+        let mut b = Bitset::default();
+        for i in (0..100_000).step_by(10) {
+            b.set(i);
+        }
+        b.set_range(200_000, 50_000);
+        for (start, len) in [
+            (0, 0),
+            (0, 1),
+            (3, 61),
+            (60, 200),
+            (199_990, 100),
+            (0, 300_000),
+        ] {
+            let naive: Vec<u64> = (start..start + len).filter(|&i| b.get(i)).collect();
+            let got: Vec<u64> = b.ones_in_range(start, len).collect();
+            assert_eq!(got, naive, "{start}+{len}");
+        }
+        // Short ranges are counted exactly; long ones sampled, close to the truth.
+        assert_eq!(b.share_in_range(0, 640), 0.1);
+        let sampled = b.share_in_range(0, 100_000);
+        assert!((sampled - 0.1).abs() < 0.01, "{sampled}");
+        assert_eq!(b.share_in_range(200_000, 50_000), 1.0);
+        assert_eq!(b.share_in_range(300_000, 50_000), 0.0);
+        assert_eq!(b.share_in_range(5, 0), 0.0);
     }
 }

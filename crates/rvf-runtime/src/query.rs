@@ -13,6 +13,10 @@ use crate::view::{Run, View};
 
 /// Vectors scored per kernel call in single-query scans.
 const SCAN_BLOCK: usize = 256;
+/// A block with fewer than one visible vector in this many is scored row by row.
+const SPARSE_SCAN_RATIO: usize = 4;
+/// How many visible rows ahead the row-by-row scan prefetches.
+const PREFETCH_ROWS: usize = 4;
 /// Vectors and queries per tile in batch scans: sized so a tile of vectors stays in L1/L2
 /// while every query of the group passes over it.
 const TILE_VECTORS: usize = 128;
@@ -102,9 +106,65 @@ impl RvfStore {
             let norms = run.norms(file)?;
             let seg = run.slot_seg(file);
             let n = (first + count).min(run.count as usize);
+            let consider = |d: f32, slot: u64, top: &mut TopK| -> Result<()> {
+                let idx = run.seg_index(slot);
+                let id = seg.id(idx);
+                if !top.accepts(d, id) {
+                    return Ok(());
+                }
+                if let Some(filter) = &options.filter {
+                    let meta = seg
+                        .metadata(idx)
+                        .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload, e))?;
+                    if !filter.matches(meta.as_ref()) {
+                        return Ok(());
+                    }
+                }
+                top.push(d, id);
+                Ok(())
+            };
             let mut i = first;
             while i < n {
                 let m = SCAN_BLOCK.min(n - i);
+                let base = run.first_slot + i as u64;
+                let visible = view.visible.count_range(base, m as u64) as usize;
+                if visible * SPARSE_SCAN_RATIO < m {
+                    // Mostly hidden (deleted, or outside a membership filter): score
+                    // the visible rows one by one instead of the whole block. Both
+                    // kernels give the same bits for a pair.
+                    let mut ahead = view
+                        .visible
+                        .ones_in_range(base, m as u64)
+                        .skip(PREFETCH_ROWS);
+                    for slot in view.visible.ones_in_range(base, m as u64) {
+                        // Rows far apart defeat the hardware prefetcher: ask for the
+                        // row a few visible rows on while this one is scored.
+                        if let Some(next) = ahead.next() {
+                            let k = (next - run.first_slot) as usize;
+                            if let Some(row) = vectors.get(k * dim..(k + 1) * dim) {
+                                rvf_distance::prefetch(bytemuck::cast_slice(row));
+                            }
+                        }
+                        let j = (slot - run.first_slot) as usize;
+                        let Some(v) = vectors.get(j * dim..(j + 1) * dim) else {
+                            continue;
+                        };
+                        let d = match view.config.metric {
+                            DistanceMetric::L2 => l2_sq(query, v),
+                            DistanceMetric::InnerProduct => -rvf_distance::dot(query, v),
+                            DistanceMetric::Cosine => cosine_distance(
+                                rvf_distance::dot(query, v),
+                                q_norm,
+                                norms.get(j).copied().unwrap_or(0.0),
+                            ),
+                        };
+                        if d <= top.threshold() {
+                            consider(d, slot, top)?;
+                        }
+                    }
+                    i += m;
+                    continue;
+                }
                 // The rest of the run, not just this block: the kernel prefetches
                 // ahead of the vectors it scores, across block boundaries.
                 let block = vectors.get(i * dim..).unwrap_or(&[]);
@@ -126,7 +186,6 @@ impl RvfStore {
                         }
                     }
                 }
-                let base = run.first_slot + i as u64;
                 let threshold = top.threshold();
                 for (j, &d) in out.iter().enumerate() {
                     if d > threshold {
@@ -136,20 +195,7 @@ impl RvfStore {
                     if !view.visible.get(slot) {
                         continue;
                     }
-                    let idx = run.seg_index(slot);
-                    let id = seg.id(idx);
-                    if !top.accepts(d, id) {
-                        continue;
-                    }
-                    if let Some(filter) = &options.filter {
-                        let meta = seg
-                            .metadata(idx)
-                            .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload, e))?;
-                        if !filter.matches(meta.as_ref()) {
-                            continue;
-                        }
-                    }
-                    top.push(d, id);
+                    consider(d, slot, top)?;
                 }
                 i += m;
             }

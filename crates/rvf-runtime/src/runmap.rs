@@ -43,6 +43,13 @@ impl RunMap {
         self.runs.partition_point(|r| r.end_slot() <= slot)
     }
 
+    /// The runs holding any of the slots `first..end`, in slot order.
+    pub fn overlapping(&self, first: u64, end: u64) -> &[Run] {
+        let lo = self.first_ending_after(first);
+        let hi = self.runs.partition_point(|r| r.first_slot < end).max(lo);
+        self.runs.get(lo..hi).unwrap_or(&[])
+    }
+
     pub fn run_of(&self, slot: u64) -> Option<&Run> {
         self.runs
             .get(self.first_ending_after(slot))

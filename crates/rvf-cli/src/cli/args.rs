@@ -151,7 +151,7 @@ Examples:
     #[command(after_help = "Example:
   rvf lineage experiment.rvf")]
     Lineage(StoreArg),
-    /// ANN index commands (there is no ANN index yet: queries are exact)
+    /// The ANN index: build it now, or show how much of the store it covers
     #[command(subcommand)]
     Index(IndexCommand),
     /// Serve the stores of a directory over HTTP/JSON (one NAME.rvf = one collection)
@@ -249,10 +249,10 @@ pub struct QueryArgs {
     /// Only vectors whose metadata matches this expression
     #[arg(long)]
     pub filter: Option<String>,
-    /// Exact search (every search is exact until the ANN index exists)
+    /// Scan every vector instead of searching the ANN index (the reference answer)
     #[arg(long)]
     pub exact: bool,
-    /// ANN beam width (ignored, with a note: there is no ANN index yet)
+    /// ANN search breadth (default: the store's setting, else max(4k, 40)); higher is slower and finds more true neighbours
     #[arg(long)]
     pub ef: Option<usize>,
 }

@@ -203,8 +203,8 @@ pub fn operations() -> Vec<(&'static str, &'static str, Value)> {
                 "id": { "type": "integer", "description": "Query with the stored vector of this id instead" },
                 "k": { "type": "integer", "default": 10 },
                 "filter": { "type": "string" },
-                "exact": { "type": "boolean", "default": false, "description": "Every search is exact until the ANN index exists" },
-                "ef": { "type": "integer", "description": "ANN beam width; ignored (with a note) until the ANN index exists" },
+                "exact": { "type": "boolean", "default": false, "description": "Scan every vector instead of searching the ANN index" },
+                "ef": { "type": "integer", "description": "ANN search breadth (default: the store's, else max(4k, 40)); ignored with a note when exact" },
                 "include_metadata": { "type": "boolean", "default": true } } }))),
                 (
                     "200",

@@ -94,6 +94,9 @@ impl ViewGraph {
     /// The graph, read in place. Its checksum is verified on first use, and its header
     /// must agree with what the index map and the store say it is.
     pub fn view<'a>(&'a self, view: &'a View) -> Result<GraphView<'a>> {
+        // Full checks the first time (a graph built here passed them when it was
+        // encoded), bounds-only afterwards.
+        let mut first_use = false;
         let (payload, path) = match &self.source {
             GraphSource::Memory(g) => (g.bytes(), None),
             GraphSource::Mapped { segment, check } => {
@@ -110,29 +113,52 @@ impl ViewGraph {
                     _ => true,
                 };
                 let read = read_segment(file.bytes(), segment.offset, SegmentType::Index, verify);
-                if verify {
-                    check.store(if read.is_ok() { GOOD } else { BAD }, Ordering::Release);
+                if read.is_err() {
+                    check.store(BAD, Ordering::Release);
                 }
                 let (_, payload) = read.map_err(|e| bad(&e))?;
+                first_use = verify;
                 (payload, Some((&file.path, segment.offset)))
             }
         };
-        let g = GraphView::decode(payload).map_err(|e| match path {
+        let decoded = if first_use {
+            GraphView::decode(payload)
+        } else {
+            GraphView::decode_checked_before(payload)
+        };
+        let g = decoded.map_err(|e| match path {
             Some((p, off)) => RvfError::corrupt(p, off, e),
             None => RvfError::internal(e),
-        })?;
+        });
+        let g = match g {
+            Ok(g) => g,
+            Err(e) => {
+                self.mark(BAD);
+                return Err(e);
+            }
+        };
         let h = &g.header;
         if h.first_slot != self.first_slot
             || h.nodes != self.nodes
             || h.dim != view.config.dim
             || h.metric != metric_code(view.config.metric)
         {
+            self.mark(BAD);
             let detail = "INDEX_SEG: graph does not match its index map or the store";
             return Err(match path {
                 Some((p, off)) => RvfError::corrupt(p, off, detail),
                 None => RvfError::internal(detail),
             });
         }
+        if first_use {
+            self.mark(GOOD);
+        }
         Ok(g)
+    }
+
+    fn mark(&self, state: u8) {
+        if let GraphSource::Mapped { check, .. } = &self.source {
+            check.store(state, Ordering::Release);
+        }
     }
 }
