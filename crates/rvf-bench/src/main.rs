@@ -320,10 +320,26 @@ fn run() -> BenchResult<()> {
         _ => None,
     };
     if let Some(path) = report {
+        let doc = doc + &kept_sections(&path);
         std::fs::write(&path, &doc)?;
         progress(format!("report written to {}", path.display()));
     }
     Ok(())
+}
+
+/// Lines of the report that mark where the sections of other benchmark commands begin
+/// (the server's load run, the Python package): they are carried over when this
+/// program rewrites the file.
+const KEPT_MARKER: &str =
+    "<!-- sections below are written by other benchmark commands; rvf-bench keeps them -->";
+
+/// The kept sections of the report at `path` (from the marker on), or nothing.
+fn kept_sections(path: &std::path::Path) -> String {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    match old.find(KEPT_MARKER) {
+        Some(at) => format!("\n{}", old.get(at..).unwrap_or_default()),
+        None => String::new(),
+    }
 }
 
 /// The command that reproduces this run.

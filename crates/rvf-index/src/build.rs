@@ -95,6 +95,15 @@ impl Layers for Building<'_> {
             .copied()
             .unwrap_or(f32::INFINITY)
     }
+
+    fn prefetch(&self, node: u32, with_norm: bool) {
+        rvf_distance::prefetch(self.codes(node));
+        if with_norm {
+            if let Some(norm) = self.code_norms.get(node as usize) {
+                rvf_distance::prefetch(bytemuck::bytes_of(norm));
+            }
+        }
+    }
 }
 
 impl Building<'_> {
@@ -258,6 +267,9 @@ fn descend_from<L: Layers + ?Sized>(g: &L, q: &Prepared, entry: u32, top: u8, le
         }
         fn code_norm(&self, node: u32) -> f32 {
             self.g.code_norm(node)
+        }
+        fn prefetch(&self, node: u32, with_norm: bool) {
+            self.g.prefetch(node, with_norm)
         }
     }
     let above = Above { g, shift: level };

@@ -110,6 +110,12 @@ impl Prepared {
         }
     }
 
+    /// Whether `distance` reads its `code_norm` argument (L2 only).
+    #[inline]
+    pub fn uses_code_norm(&self) -> bool {
+        self.metric == Metric::L2
+    }
+
     /// Approximate distance to the vector of `codes` (whose decoded squared norm is
     /// `code_norm`), in the metric's sense: smaller is closer.
     #[inline]
