@@ -239,3 +239,42 @@ fn unknown_extension_missing_file_and_non_finite_values() {
         (Some(1), Some(1))
     );
 }
+
+#[test]
+fn a_large_ingest_builds_the_index_and_reports_it_apart() {
+    let d = tempfile::tempdir().unwrap();
+    let s = store(d.path(), "8");
+    let f = d.path().join("big.fvecs");
+    // Rows that are not all on one line, so the graph has something to do.
+    let big: Vec<Vec<f32>> = (0..5_000)
+        .map(|i| (0..8).map(|j| ((i * 31 + j * 17) % 97) as f32).collect())
+        .collect();
+    write_fvecs(&f, &big);
+    let r = json(&["ingest", p(&s), p(&f)]);
+    assert_eq!(r["accepted"], 5_000);
+    assert_eq!(r["indexed_vectors"], 5_000, "{r}");
+    assert!(r["index_seconds"].as_f64().is_some(), "{r}");
+    let st = json(&["index", "status", p(&s)]);
+    assert_eq!(
+        (
+            st["indexed_vectors"].as_u64(),
+            st["pending_vectors"].as_u64()
+        ),
+        (Some(5_000), Some(0)),
+        "{st}"
+    );
+    let text = ok(&["ingest", p(&s), p(&f)]);
+    assert!(
+        text.contains("indexed 5000 vectors for ANN search"),
+        "{text}"
+    );
+    // A small ingest leaves its few vectors to the exact scan, as `close` does.
+    let small = d.path().join("small.fvecs");
+    write_fvecs(&small, &rows(5, 8));
+    let r = json(&["ingest", p(&s), p(&small), "--id-start", "100000"]);
+    assert_eq!(
+        (r["indexed_vectors"].as_u64(), r["index_seconds"].is_null()),
+        (Some(0), true),
+        "{r}"
+    );
+}

@@ -270,6 +270,16 @@ impl RvfStore {
             .sum()
     }
 
+    /// Whether `close` would bring the index up to date (enough of this file's vectors
+    /// are pending): a caller can do it first with `build_index_with_progress`, to show
+    /// progress or time it apart from the writes.
+    pub fn close_would_build_index(&self) -> bool {
+        self.writer.is_some()
+            && !self.local.manifest.frozen
+            && self.local.index.settings.enabled
+            && self.own_pending() >= CLOSE_MIN
+    }
+
     /// At `close` (and `freeze`): the index catches up when enough is pending, and
     /// what the background built is written.
     pub(crate) fn index_before_closing(&mut self) -> Result<()> {

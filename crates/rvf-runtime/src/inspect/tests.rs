@@ -78,6 +78,25 @@ fn a_flipped_vector_byte_is_found_by_both_walks() {
 }
 
 #[test]
+fn verify_checks_the_index_graphs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.rvf");
+    let mut s = store_with_batches(&p, 3);
+    s.build_index().unwrap();
+    s.close().unwrap();
+    let report = verify(&p).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let graph = first_of(&segments(&p).unwrap(), SegmentType::Index).offset;
+    flip(&p, graph + 64 + 40);
+    let report = verify(&p).unwrap();
+    assert!(
+        report.problems.iter().any(|pr| pr.offset == Some(graph)),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
 fn a_damaged_header_is_skipped_to_the_next_segment() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("a.rvf");

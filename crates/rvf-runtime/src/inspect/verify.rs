@@ -1,6 +1,7 @@
 //! Checks every checksum of the committed generation of a store and of the generations
 //! of its ancestors that it pins: manifests (and their hashes), checkpoints, the journal,
-//! and the VEC_SEG and SLOT_SEG of every run those generations list.
+//! the VEC_SEG and SLOT_SEG of every run those generations list, and the INDEX_MAP and
+//! every INDEX_SEG (graph) of their ANN index.
 
 use std::path::{Path, PathBuf};
 
@@ -229,7 +230,45 @@ impl Checker<'_> {
         for run in &runs {
             self.run(run, m.dimension);
         }
+        if !m.index_root.is_none() {
+            self.index(&m);
+        }
         Some(m)
+    }
+
+    /// Checks the INDEX_MAP and each graph it lists: checksums, that the graph decodes,
+    /// and that it is the graph its entry says (slots, size, dimension).
+    fn index(&mut self, m: &Manifest) {
+        let off = m.index_root.offset;
+        let Some(p) = self.segment(off, &[SegmentType::IndexMap]) else {
+            return;
+        };
+        let map = match rvf_format::IndexMap::decode(&p) {
+            Ok(map) => map,
+            Err(e) => return self.problem(off, e.to_string()),
+        };
+        for g in &map.graphs {
+            let at = g.segment.offset;
+            let Some(payload) = self.segment(at, &[SegmentType::Index]) else {
+                continue;
+            };
+            // A graph is read in place from 4-byte aligned memory; a Vec<u8> need not be.
+            let mut words = vec![0u64; payload.len().div_ceil(8)];
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+            if let Some(dst) = bytes.get_mut(..payload.len()) {
+                dst.copy_from_slice(&payload);
+            }
+            let aligned: &[u8] = bytemuck::cast_slice(&words);
+            let aligned = aligned.get(..payload.len()).unwrap_or(aligned);
+            match rvf_format::GraphView::decode(aligned) {
+                Ok(v)
+                    if v.header.first_slot == g.first_slot
+                        && v.header.nodes == g.nodes
+                        && v.header.dim == m.dimension => {}
+                Ok(_) => self.problem(at, "INDEX_SEG: graph does not match its INDEX_MAP entry"),
+                Err(e) => self.problem(at, format!("INDEX_SEG: {e}")),
+            }
+        }
     }
 
     /// Checks the journal chain and returns the runs it adds.
