@@ -111,17 +111,7 @@ impl Bitset {
 
     /// Ascending indices of set bits.
     pub fn ones(&self) -> impl Iterator<Item = u64> + '_ {
-        self.words.iter().enumerate().flat_map(|(w, &word)| {
-            let mut bits = word;
-            std::iter::from_fn(move || {
-                if bits == 0 {
-                    return None;
-                }
-                let tz = bits.trailing_zeros();
-                bits &= bits - 1;
-                Some(w as u64 * 64 + u64::from(tz))
-            })
-        })
+        self.ones_in_range(0, self.words.len() as u64 * 64)
     }
 
     pub fn from_words(words: Vec<u64>) -> Bitset {
