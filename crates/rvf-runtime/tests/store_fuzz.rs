@@ -5,7 +5,7 @@
 mod harness;
 
 use harness::{Config, Family, Rng};
-use rvf_runtime::options::DistanceMetric;
+use rvf_runtime::options::{DistanceMetric, IndexOptions};
 
 fn run(seed: u64, metric: DistanceMetric, cluster_bytes: u32, cfg: Config) {
     let mut family = Family::new(metric, cluster_bytes, cfg);
@@ -29,6 +29,7 @@ fn small() -> Config {
         id_space: 600,
         max_nodes: 6,
         steps: 60,
+        index: IndexOptions::default(),
     }
 }
 
@@ -61,6 +62,7 @@ fn store_fuzz_large_ranges() {
         id_space: 2_000,
         max_nodes: 4,
         steps: 25,
+        index: IndexOptions::default(),
     };
     run(300, DistanceMetric::L2, 64 * 1024, cfg);
 }

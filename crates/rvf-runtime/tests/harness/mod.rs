@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use common::{random_vector, sample_metadata, Model};
-use rvf_runtime::options::DistanceMetric;
+use rvf_runtime::options::{DistanceMetric, IndexOptions};
 use rvf_runtime::{
     Durability, FilterExpr, MembershipMode, MetaValue, Metadata, OpenOptions, QueryOptions,
     RvfError, RvfOptions, RvfStore,
@@ -39,6 +39,10 @@ pub struct Config {
     pub max_nodes: usize,
     /// Operations per run.
     pub steps: usize,
+    /// The stores' ANN index options. The fuzz target uses a small graph (m 4,
+    /// ef_construction 16): a default build of 100,000 vectors takes minutes under the
+    /// fuzzer's coverage instrumentation, and the graph's code paths are the same.
+    pub index: IndexOptions,
 }
 
 /// Where the random choices come from: a seeded generator in tests, the fuzzer's
@@ -273,6 +277,7 @@ impl Family {
                 dimension: DIM as u16,
                 metric,
                 cluster_bytes,
+                index: Some(cfg.index),
                 ..Default::default()
             },
         )
