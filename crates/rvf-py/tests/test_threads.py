@@ -83,31 +83,38 @@ def test_close_while_other_threads_search(make_store):
 
 def _longest_stall(call):
     """Runs call() in a thread while this thread spins; returns the longest time this
-    thread went without running, and the call's duration. A call that holds the GIL
+    thread went without running, and the call's own duration. A call that holds the GIL
     stalls this thread for the whole call; one that releases it, for a few ms at most
-    (the interpreter's switch interval, and the OS scheduler on a busy machine)."""
-    started, finished = threading.Event(), threading.Event()
+    (the interpreter's switch interval, and the OS scheduler on a busy machine).
+
+    The call starts only once this thread is spinning (it waits for `go`), so the
+    spinning covers the whole call even when the call grabs the GIL at once."""
+    go, finished = threading.Event(), threading.Event()
+    took = []
 
     def run():
-        started.set()
+        go.wait()
+        t0 = time.perf_counter()
         call()
+        took.append(time.perf_counter() - t0)
         finished.set()
 
     t = threading.Thread(target=run)
     t.start()
-    started.wait()
-    t0 = last = time.perf_counter()
+    last = time.perf_counter()
     stall = 0.0
+    go.set()
     while not finished.is_set():
         now = time.perf_counter()
         stall = max(stall, now - last)
         last = now
     t.join()
-    return stall, time.perf_counter() - t0
+    return stall, took[0]
 
 
 def test_the_stall_measure_sees_a_call_that_holds_the_gil():
-    xs = [float(i % 1000) for i in range(2_000_000)]
+    # Distinct values in a scrambled order: a sort of some 0.5 s, not a merge of runs.
+    xs = [float((i * 7919) % 1_000_003) for i in range(2_000_000)]
     stall, seconds = _longest_stall(lambda: sorted(xs))  # C code that keeps the GIL
     assert stall > seconds / 2, (stall, seconds)
 
