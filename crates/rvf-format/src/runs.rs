@@ -104,13 +104,15 @@ pub fn decode_run_table(payload: &[u8]) -> Result<Vec<RunDesc>> {
     if !r.is_empty() {
         return Err(FormatError::invalid("COW_MAP", "trailing bytes"));
     }
-    body.chunks_exact(RUN_DESC_LEN)
-        .map(|c| {
-            let mut b = [0u8; RUN_DESC_LEN];
-            b.copy_from_slice(c);
-            RunDesc::from_bytes(&b)
-        })
-        .collect()
+    // One allocation of the final size: collecting into a `Result` cannot see the
+    // length, and a table of thousands of runs would be regrown a dozen times.
+    let mut runs = Vec::with_capacity(n);
+    for c in body.chunks_exact(RUN_DESC_LEN) {
+        let mut b = [0u8; RUN_DESC_LEN];
+        b.copy_from_slice(c);
+        runs.push(RunDesc::from_bytes(&b)?);
+    }
+    Ok(runs)
 }
 
 #[cfg(test)]
