@@ -89,20 +89,8 @@ impl Layers for Building<'_> {
         self.codes.get(at..at + self.stride).unwrap_or(&[])
     }
 
-    fn code_norm(&self, node: u32) -> f32 {
-        self.code_norms
-            .get(node as usize)
-            .copied()
-            .unwrap_or(f32::INFINITY)
-    }
-
-    fn prefetch(&self, node: u32, with_norm: bool) {
-        rvf_distance::prefetch(self.codes(node));
-        if with_norm {
-            if let Some(norm) = self.code_norms.get(node as usize) {
-                rvf_distance::prefetch(bytemuck::bytes_of(norm));
-            }
-        }
+    fn code_norms(&self) -> &[f32] {
+        &self.code_norms
     }
 }
 
@@ -265,11 +253,8 @@ fn descend_from<L: Layers + ?Sized>(g: &L, q: &Prepared, entry: u32, top: u8, le
         fn codes(&self, node: u32) -> &[u8] {
             self.g.codes(node)
         }
-        fn code_norm(&self, node: u32) -> f32 {
-            self.g.code_norm(node)
-        }
-        fn prefetch(&self, node: u32, with_norm: bool) {
-            self.g.prefetch(node, with_norm)
+        fn code_norms(&self) -> &[f32] {
+            self.g.code_norms()
         }
     }
     let above = Above { g, shift: level };

@@ -44,12 +44,8 @@ pub(crate) trait Layers {
     /// Neighbours of `node` on `level` (0 = the base layer), appended to `out`.
     fn neighbours(&self, level: u8, node: u32, out: &mut Vec<u32>);
     fn codes(&self, node: u32) -> &[u8];
-    fn code_norm(&self, node: u32) -> f32;
-    /// Starts loading what scoring `node` reads.
-    fn prefetch(&self, node: u32, with_norm: bool) {
-        rvf_distance::prefetch(self.codes(node));
-        let _ = with_norm;
-    }
+    /// Each node's decoded squared norm (read by L2 only).
+    fn code_norms(&self) -> &[f32];
 }
 
 impl Layers for GraphView<'_> {
@@ -73,20 +69,18 @@ impl Layers for GraphView<'_> {
     }
 
     #[inline]
-    fn code_norm(&self, node: u32) -> f32 {
+    fn code_norms(&self) -> &[f32] {
         self.code_norms
-            .get(node as usize)
-            .copied()
-            .unwrap_or(f32::INFINITY)
     }
+}
 
-    #[inline]
-    fn prefetch(&self, node: u32, with_norm: bool) {
-        rvf_distance::prefetch(self.codes_of(node));
-        if with_norm {
-            if let Some(norm) = self.code_norms.get(node as usize) {
-                rvf_distance::prefetch(bytemuck::bytes_of(norm));
-            }
+/// Starts loading what scoring `node` reads: its codes, and its norm when `with_norm`.
+#[inline]
+fn prefetch<L: Layers + ?Sized>(g: &L, node: u32, with_norm: bool) {
+    rvf_distance::prefetch(g.codes(node));
+    if with_norm {
+        if let Some(norm) = g.code_norms().get(node as usize) {
+            rvf_distance::prefetch(bytemuck::bytes_of(norm));
         }
     }
 }
@@ -96,7 +90,10 @@ fn score<L: Layers + ?Sized>(g: &L, q: &Prepared, node: u32) -> f32 {
     // Only L2 uses the code's norm: the other metrics skip a load from another array
     // (a cache miss per neighbour on a graph larger than the caches).
     let norm = if q.uses_code_norm() {
-        g.code_norm(node)
+        g.code_norms()
+            .get(node as usize)
+            .copied()
+            .unwrap_or(f32::INFINITY)
     } else {
         0.0
     };
@@ -178,7 +175,7 @@ pub(crate) fn beam<L: Layers + ?Sized>(
             nbrs.retain(|&nb| (nb as usize) < n && visited.insert(nb));
             let with_norm = q.uses_code_norm();
             for &nb in &nbrs {
-                g.prefetch(nb, with_norm);
+                prefetch(g, nb, with_norm);
             }
             stats.visited += nbrs.len();
             for &nb in &nbrs {

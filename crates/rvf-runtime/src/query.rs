@@ -44,6 +44,23 @@ pub fn cosine_distance(dot: f32, q_sq_norm: f32, v_sq_norm: f32) -> f32 {
     1.0 - dot / (q_sq_norm.sqrt() * v_sq_norm.sqrt())
 }
 
+/// The distance from a query to one stored row, as every query path scores it: `q_norm`
+/// is the query's squared norm and `v_norm` the row's stored one (cosine only).
+#[inline]
+pub(crate) fn row_distance(
+    metric: DistanceMetric,
+    query: &[f32],
+    q_norm: f32,
+    v: &[f32],
+    v_norm: f32,
+) -> f32 {
+    match metric {
+        DistanceMetric::L2 => l2_sq(query, v),
+        DistanceMetric::InnerProduct => -rvf_distance::dot(query, v),
+        DistanceMetric::Cosine => cosine_distance(rvf_distance::dot(query, v), q_norm, v_norm),
+    }
+}
+
 /// The distance between two vectors under `metric`, computed as queries compute it.
 pub fn distance(metric: DistanceMetric, a: &[f32], b: &[f32]) -> f32 {
     match metric {
@@ -149,15 +166,8 @@ impl RvfStore {
                         let Some(v) = vectors.get(j * dim..(j + 1) * dim) else {
                             continue;
                         };
-                        let d = match view.config.metric {
-                            DistanceMetric::L2 => l2_sq(query, v),
-                            DistanceMetric::InnerProduct => -rvf_distance::dot(query, v),
-                            DistanceMetric::Cosine => cosine_distance(
-                                rvf_distance::dot(query, v),
-                                q_norm,
-                                norms.get(j).copied().unwrap_or(0.0),
-                            ),
-                        };
+                        let v_norm = norms.get(j).copied().unwrap_or(0.0);
+                        let d = row_distance(view.config.metric, query, q_norm, v, v_norm);
                         if d <= top.threshold() {
                             consider(d, slot, top)?;
                         }

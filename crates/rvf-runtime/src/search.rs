@@ -13,14 +13,14 @@
 //! filtered search would do work; see `plan`). Otherwise the search breadth is
 //! `ef / s`, at most `MAX_EF`, so that about `ef` admitted candidates are found.
 
-use rvf_distance::{dot, l2_sq};
+use rvf_distance::dot;
 use rvf_index::{Prepared, SearchStats};
 
 use crate::error::{Result, RvfError};
 use crate::filter::FilterExpr;
 use crate::index::{default_ef, Piece, ViewGraph};
 use crate::options::{DistanceMetric, QueryOptions};
-use crate::query::cosine_distance;
+use crate::query::row_distance;
 use crate::store::RvfStore;
 use crate::topk::{SearchResult, TopK};
 use crate::view::View;
@@ -227,14 +227,11 @@ impl RvfStore {
             else {
                 continue;
             };
-            let d = match view.config.metric {
-                DistanceMetric::L2 => l2_sq(query, v),
-                DistanceMetric::InnerProduct => -dot(query, v),
-                DistanceMetric::Cosine => {
-                    let norm = run.norms(file)?.get(i).copied().unwrap_or(0.0);
-                    cosine_distance(dot(query, v), q_norm, norm)
-                }
+            let norm = match view.config.metric {
+                DistanceMetric::Cosine => run.norms(file)?.get(i).copied().unwrap_or(0.0),
+                _ => 0.0,
             };
+            let d = row_distance(view.config.metric, query, q_norm, v, norm);
             let id = run.slot_seg(file).id(run.seg_index(slot));
             top.push(d, id);
         }

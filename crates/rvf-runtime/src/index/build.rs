@@ -274,17 +274,18 @@ impl RvfStore {
     /// are pending): a caller can do it first with `build_index_with_progress`, to show
     /// progress or time it apart from the writes.
     pub fn close_would_build_index(&self) -> bool {
-        self.writer.is_some()
-            && !self.local.manifest.frozen
-            && self.local.index.settings.enabled
-            && self.own_pending() >= CLOSE_MIN
+        self.index_writable() && self.own_pending() >= CLOSE_MIN
+    }
+
+    /// Whether this handle may write graphs: a writer on an unfrozen store, index on.
+    fn index_writable(&self) -> bool {
+        self.writer.is_some() && !self.local.manifest.frozen && self.local.index.settings.enabled
     }
 
     /// At `close` (and `freeze`): the index catches up when enough is pending, and
     /// what the background built is written.
     pub(crate) fn index_before_closing(&mut self) -> Result<()> {
-        let writable = self.writer.is_some() && !self.local.manifest.frozen;
-        if !writable || !self.local.index.settings.enabled {
+        if !self.index_writable() {
             return Ok(());
         }
         self.background.join();

@@ -114,7 +114,7 @@ impl ViewGraph {
                 };
                 let read = read_segment(file.bytes(), segment.offset, SegmentType::Index, verify);
                 if read.is_err() {
-                    check.store(BAD, Ordering::Release);
+                    self.mark(BAD);
                 }
                 let (_, payload) = read.map_err(|e| bad(&e))?;
                 first_use = verify;
@@ -126,29 +126,24 @@ impl ViewGraph {
         } else {
             GraphView::decode_checked_before(payload)
         };
-        let g = decoded.map_err(|e| match path {
-            Some((p, off)) => RvfError::corrupt(p, off, e),
-            None => RvfError::internal(e),
-        });
-        let g = match g {
-            Ok(g) => g,
-            Err(e) => {
-                self.mark(BAD);
-                return Err(e);
+        // A graph that fails a check is marked, so later queries fail at once.
+        let fail = |detail: String| {
+            self.mark(BAD);
+            match path {
+                Some((p, off)) => RvfError::corrupt(p, off, detail),
+                None => RvfError::internal(detail),
             }
         };
+        let g = decoded.map_err(|e| fail(e.to_string()))?;
         let h = &g.header;
         if h.first_slot != self.first_slot
             || h.nodes != self.nodes
             || h.dim != view.config.dim
             || h.metric != metric_code(view.config.metric)
         {
-            self.mark(BAD);
-            let detail = "INDEX_SEG: graph does not match its index map or the store";
-            return Err(match path {
-                Some((p, off)) => RvfError::corrupt(p, off, detail),
-                None => RvfError::internal(detail),
-            });
+            return Err(fail(
+                "INDEX_SEG: graph does not match its index map or the store".into(),
+            ));
         }
         if first_use {
             self.mark(GOOD);

@@ -17,7 +17,7 @@ mod status;
 
 pub(crate) use background::Background;
 pub(crate) use coverage::Piece;
-pub(crate) use graphs::{GraphSource, ViewGraph};
+pub(crate) use graphs::{GraphSource, MemGraph, ViewGraph};
 pub use status::IndexStatus;
 
 use rvf_format::{IndexMap, IndexSettings};

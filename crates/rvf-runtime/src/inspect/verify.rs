@@ -252,15 +252,9 @@ impl Checker<'_> {
             let Some(payload) = self.segment(at, &[SegmentType::Index]) else {
                 continue;
             };
-            // A graph is read in place from 4-byte aligned memory; a Vec<u8> need not be.
-            let mut words = vec![0u64; payload.len().div_ceil(8)];
-            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
-            if let Some(dst) = bytes.get_mut(..payload.len()) {
-                dst.copy_from_slice(&payload);
-            }
-            let aligned: &[u8] = bytemuck::cast_slice(&words);
-            let aligned = aligned.get(..payload.len()).unwrap_or(aligned);
-            match rvf_format::GraphView::decode(aligned) {
+            // A graph is read in place from aligned memory; a Vec<u8> need not be.
+            let aligned = crate::index::MemGraph::new(&payload);
+            match rvf_format::GraphView::decode(aligned.bytes()) {
                 Ok(v)
                     if v.header.first_slot == g.first_slot
                         && v.header.nodes == g.nodes
