@@ -38,7 +38,8 @@ pub use metadata::{
 };
 pub use root::{choose_root, RootSlot};
 pub use runs::{
-    decode_run_table, encode_id_index, encode_run_table, IdIndex, RunDesc, RunKind, RUN_DESC_LEN,
+    decode_run_table, encode_id_index, encode_run_table, IdIndex, RunDesc, RunKind, RunTable,
+    RUN_DESC_LEN,
 };
 pub use segment::{encode_segment, read_segment, read_segment_of, SegmentHeader, SegmentType};
 pub use sets::{

@@ -52,6 +52,31 @@ impl RunDesc {
     /// Decodes one descriptor from its 48 bytes (a COW_MAP of thousands of runs is read
     /// a fixed-size record at a time).
     pub fn from_bytes(b: &[u8; RUN_DESC_LEN]) -> Result<RunDesc> {
+        let kind = match u32::from_le_bytes([b[12], b[13], b[14], b[15]]) {
+            0 => RunKind::Append,
+            1 => RunKind::SlabCopy,
+            k => return Err(FormatError::invalid("run", format!("unknown run kind {k}"))),
+        };
+        let d = RunDesc {
+            kind,
+            ..Self::from_checked_bytes(b)
+        };
+        if d.count == 0 || d.first_slot.checked_add(u64::from(d.count)).is_none() {
+            return Err(FormatError::invalid(
+                "run",
+                "empty or overflowing slot range",
+            ));
+        }
+        Ok(d)
+    }
+
+    /// Decodes a descriptor that [`RunDesc::from_bytes`] accepted when the table was
+    /// loaded, without checking it again (a table read in place is decoded at every
+    /// use). Bytes that changed since (another program writing into the file) give a
+    /// wrong run, which the reader refuses when it reads the run's segments; never a
+    /// panic.
+    #[inline]
+    pub fn from_checked_bytes(b: &[u8; RUN_DESC_LEN]) -> RunDesc {
         let u64_at = |at: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[at..at + 8]);
@@ -62,27 +87,19 @@ impl RunDesc {
             w.copy_from_slice(&b[at..at + 4]);
             u32::from_le_bytes(w)
         };
-        let kind = match u32_at(12) {
-            0 => RunKind::Append,
-            1 => RunKind::SlabCopy,
-            k => return Err(FormatError::invalid("run", format!("unknown run kind {k}"))),
-        };
-        let d = RunDesc {
+        RunDesc {
             first_slot: u64_at(0),
             count: u32_at(8),
-            kind,
             vec_seg: u64_at(16),
             vec_seg_len: u64_at(24),
             slot_seg: u64_at(32),
             slot_seg_len: u64_at(40),
-        };
-        if d.count == 0 || d.first_slot.checked_add(u64::from(d.count)).is_none() {
-            return Err(FormatError::invalid(
-                "run",
-                "empty or overflowing slot range",
-            ));
+            kind: if u32_at(12) == RunKind::SlabCopy as u32 {
+                RunKind::SlabCopy
+            } else {
+                RunKind::Append
+            },
         }
-        Ok(d)
     }
 }
 
@@ -97,22 +114,66 @@ pub fn encode_run_table(runs: &[RunDesc]) -> Vec<u8> {
 }
 
 pub fn decode_run_table(payload: &[u8]) -> Result<Vec<RunDesc>> {
-    let mut r = ByteReader::new(payload, "COW_MAP");
-    let raw = r.u64()?;
-    let n = r.count(raw, RUN_DESC_LEN)?;
-    let body = r.take(n * RUN_DESC_LEN)?;
-    if !r.is_empty() {
-        return Err(FormatError::invalid("COW_MAP", "trailing bytes"));
+    Ok(RunTable::decode(payload)?.iter().collect())
+}
+
+/// A COW_MAP payload checked and read in place: opening a store with a long history
+/// neither copies nor reallocates its thousands of descriptors.
+#[derive(Debug, Clone, Copy)]
+pub struct RunTable<'a> {
+    body: &'a [u8],
+}
+
+impl<'a> RunTable<'a> {
+    /// Checks the whole payload: its count, its length and every descriptor.
+    pub fn decode(payload: &'a [u8]) -> Result<RunTable<'a>> {
+        let mut r = ByteReader::new(payload, "COW_MAP");
+        let raw = r.u64()?;
+        let n = r.count(raw, RUN_DESC_LEN)?;
+        let body = r.take(n * RUN_DESC_LEN)?;
+        if !r.is_empty() {
+            return Err(FormatError::invalid("COW_MAP", "trailing bytes"));
+        }
+        for c in body.chunks_exact(RUN_DESC_LEN) {
+            let mut b = [0u8; RUN_DESC_LEN];
+            b.copy_from_slice(c);
+            RunDesc::from_bytes(&b)?;
+        }
+        Ok(RunTable { body })
     }
-    // One allocation of the final size: collecting into a `Result` cannot see the
-    // length, and a table of thousands of runs would be regrown a dozen times.
-    let mut runs = Vec::with_capacity(n);
-    for c in body.chunks_exact(RUN_DESC_LEN) {
-        let mut b = [0u8; RUN_DESC_LEN];
-        b.copy_from_slice(c);
-        runs.push(RunDesc::from_bytes(&b)?);
+
+    /// The descriptors of a payload [`RunTable::decode`] accepted, given as the bytes
+    /// after its count.
+    pub fn checked(body: &'a [u8]) -> RunTable<'a> {
+        RunTable { body }
     }
-    Ok(runs)
+
+    /// Bytes of the descriptors, which follow the payload's 8-byte count.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.body.len() / RUN_DESC_LEN
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    /// Descriptor `i`, or None past the end.
+    pub fn get(&self, i: usize) -> Option<RunDesc> {
+        let at = i.checked_mul(RUN_DESC_LEN)?;
+        let c = self.body.get(at..)?.first_chunk::<RUN_DESC_LEN>()?;
+        Some(RunDesc::from_checked_bytes(c))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = RunDesc> + Clone + 'a {
+        self.body
+            .chunks_exact(RUN_DESC_LEN)
+            .filter_map(|c| c.first_chunk::<RUN_DESC_LEN>())
+            .map(RunDesc::from_checked_bytes)
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::load::{path_to_bytes, Loaded};
 use crate::local::{LocalState, MembershipFilter};
 use crate::mmap::MappedFile;
 use crate::options::Durability;
+use crate::run::RunList;
 use crate::store::{lock_writer, RvfStore};
 use crate::view::View;
 
@@ -141,7 +142,7 @@ pub(crate) fn child_view(
         manifest,
         manifest_ref: mref,
         manifest_hash: hash,
-        runs: Vec::new(),
+        runs: RunList::new(parent.config.dim),
         own_dead: Bitset::default(),
         index,
     };

@@ -266,7 +266,8 @@ fn open_cost(delta_len: u64, delta: &Delta) -> u64 {
 
 /// The state a checkpoint records.
 pub(crate) struct CheckpointState<'a> {
-    pub runs: &'a [RunDesc],
+    /// Owned when the list is gathered from a loaded table and the runs added since.
+    pub runs: std::borrow::Cow<'a, [RunDesc]>,
     pub own_dead: &'a Bitset,
     pub membership: Option<&'a MembershipFilter>,
 }
@@ -274,7 +275,7 @@ pub(crate) struct CheckpointState<'a> {
 impl<'a> CheckpointState<'a> {
     pub fn of(local: &'a LocalState) -> Self {
         CheckpointState {
-            runs: &local.runs,
+            runs: local.runs.to_vec().into(),
             own_dead: &local.own_dead,
             membership: local.membership.as_ref(),
         }
@@ -293,8 +294,8 @@ pub(crate) fn write_checkpoint(
     let mut append = |ty: SegmentType, payload: &[u8]| {
         writer.append_segment(ty, txn.seg_id(), txn.epoch, payload)
     };
-    let cow = append(SegmentType::CowMap, &encode_run_table(state.runs))?;
-    let ids = collect_ids(file, state.runs, state.own_dead)?;
+    let cow = append(SegmentType::CowMap, &encode_run_table(&state.runs))?;
+    let ids = collect_ids(file, &state.runs, state.own_dead)?;
     let id_index = match ids.is_empty() {
         true => SegRef::NONE,
         false => append(SegmentType::IdIndex, &encode_id_index(&ids))?,

@@ -185,7 +185,7 @@ impl RvfStore {
             }
         }
         let state = CheckpointState {
-            runs: &runs,
+            runs: runs.as_slice().into(),
             own_dead: &own_dead,
             membership: self.local.membership.as_ref().filter(|_| !detach),
         };
@@ -209,7 +209,7 @@ impl RvfStore {
         };
         let rewritten = RvfStore::open_with(tmp, options)?;
         for run in rewritten.view.runs.values() {
-            run.check.ensure(rewritten.view.file(run)?)?;
+            run.ensure(rewritten.view.file(run)?)?;
         }
         let mismatch = |what: &str| {
             Err(RvfError::internal(format!(
@@ -250,13 +250,13 @@ impl RvfStore {
                 RvfError::corrupt_state(&self.path, format!("slot {s} has no run"))
             })?;
             let file = view.file(run)?;
-            run.check.ensure(file)?;
+            run.ensure(file)?;
             let i = (s - run.first_slot) as usize;
             let v = run
                 .vectors(file, view.config.dim)?
                 .get(i * dim..(i + 1) * dim)
                 .ok_or_else(|| {
-                    RvfError::corrupt(&file.path, run.vec_payload, "vector out of range")
+                    RvfError::corrupt(&file.path, run.vec_payload(), "vector out of range")
                 })?;
             let seg = run.slot_seg(file);
             let idx = run.seg_index(s);

@@ -43,6 +43,7 @@ pub mod options;
 mod os;
 mod query;
 mod recover;
+mod run;
 mod runmap;
 mod search;
 mod store;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use rvf_format::layout::{self, DATA_START, MAX_LINEAGE_DEPTH};
 use rvf_format::{
-    choose_root, decode_membership, decode_run_table, decode_slot_bitmap, decode_sorted_set,
-    manifest_hash, read_segment, read_segment_of, ByteReader, Delta, FormatError, IdIndex,
-    Manifest, MetricCode, RootSlot, RunDesc, RunKind, SegRef, SegmentType, VecSegLayout,
+    choose_root, decode_membership, decode_slot_bitmap, decode_sorted_set, manifest_hash,
+    read_segment, read_segment_of, ByteReader, Delta, FormatError, IdIndex, Manifest, MetricCode,
+    RootSlot, RunDesc, RunKind, RunTable, SegRef, SegmentType,
 };
 
 use crate::bitset::word_masks;
@@ -21,8 +21,9 @@ use crate::index::ViewGraph;
 use crate::local::{LocalState, MembershipFilter, MembershipMode};
 use crate::mmap::MappedFile;
 use crate::options::DistanceMetric;
+use crate::run::{Run, RunBlock, RunList};
 use crate::runmap::RunMap;
-use crate::view::{CheckRef, Config, Run, View};
+use crate::view::{Config, View};
 
 pub(crate) fn metric_from_code(c: MetricCode) -> DistanceMetric {
     match c {
@@ -202,7 +203,7 @@ pub(crate) fn load_generation(
         manifest: manifest.clone(),
         manifest_ref: mref,
         manifest_hash: hash,
-        runs: Vec::new(),
+        runs: RunList::new(config.dim),
         own_dead: Bitset::default(),
         membership: None,
         index,
@@ -212,7 +213,15 @@ pub(crate) fn load_generation(
     if !manifest.checkpoint_cow_map.is_none() {
         let off = manifest.checkpoint_cow_map.offset;
         let (_, p) = read_segment(bytes, off, SegmentType::CowMap, true).map_err(err(off))?;
-        local.runs = decode_run_table(p).map_err(err(off))?;
+        let table = RunTable::decode(p).map_err(err(off))?;
+        // The descriptors stay in the file: the payload follows the segment header,
+        // and they follow the payload's count.
+        let start = usize::try_from(off)
+            .ok()
+            .and_then(|o| o.checked_add(layout::SEGMENT_HEADER_LEN + 8))
+            .ok_or_else(|| RvfError::corrupt(&path, off, "COW_MAP outside the file"))?;
+        let body = start..start.saturating_add(table.body_len());
+        local.runs = RunList::loaded(RunBlock::mapped(&file, body, config.dim)?);
     }
     if !manifest.checkpoint_dead_set.is_none() {
         let off = manifest.checkpoint_dead_set.offset;
@@ -241,23 +250,6 @@ pub(crate) fn load_generation(
     // The ID_INDEX lists the ids of the run table's slots that the checkpoint's own dead
     // set does not name; the journal may kill more, so keep the set it was written with.
     let checkpoint_dead = local.own_dead.clone();
-    let indexed: u64 = local
-        .runs
-        .iter()
-        .map(|r| u64::from(r.count) - checkpoint_dead.count_range(r.first_slot, u64::from(r.count)))
-        .sum();
-    let mut checkpoint_ids = IdIndex::decode(&[], 0).map_err(err(mref.offset))?;
-    if !manifest.checkpoint_id_index.is_none() {
-        let off = manifest.checkpoint_id_index.offset;
-        let (_, p) = read_segment(bytes, off, SegmentType::IdIndex, true).map_err(err(off))?;
-        checkpoint_ids = IdIndex::decode(p, indexed).map_err(err(off))?;
-    } else if indexed > 0 {
-        return Err(RvfError::corrupt(
-            &path,
-            mref.offset,
-            "checkpoint has runs but no ID_INDEX",
-        ));
-    }
     let checkpoint_runs = local.runs.len();
 
     if manifest.parent.is_some() {
@@ -312,7 +304,24 @@ pub(crate) fn load_generation(
     for d in deltas.iter().rev() {
         local.apply_delta(d);
     }
-    check_runs(&path, &local.runs, &manifest)?;
+    let shape = check_runs(&path, &local.runs, checkpoint_runs, &manifest)?;
+    let indexed: u64 = shape
+        .checkpoint_stretches
+        .iter()
+        .map(|&(start, end)| end - start - checkpoint_dead.count_range(start, end - start))
+        .sum();
+    let mut checkpoint_ids = IdIndex::decode(&[], 0).map_err(err(mref.offset))?;
+    if !manifest.checkpoint_id_index.is_none() {
+        let off = manifest.checkpoint_id_index.offset;
+        let (_, p) = read_segment(bytes, off, SegmentType::IdIndex, true).map_err(err(off))?;
+        checkpoint_ids = IdIndex::decode(p, indexed).map_err(err(off))?;
+    } else if indexed > 0 {
+        return Err(RvfError::corrupt(
+            &path,
+            mref.offset,
+            "checkpoint has runs but no ID_INDEX",
+        ));
+    }
 
     let view = build_view(
         file.clone(),
@@ -321,9 +330,11 @@ pub(crate) fn load_generation(
         parent,
         Checkpoint {
             runs: checkpoint_runs,
+            stretches: &shape.checkpoint_stretches,
             ids: checkpoint_ids,
             dead: &checkpoint_dead,
         },
+        &shape,
     )?;
     Ok(Loaded { local, view })
 }
@@ -362,9 +373,20 @@ fn read_index_map(file: &MappedFile, m: &Manifest) -> Result<rvf_format::IndexMa
 /// slots, a slab copy on one inherited cluster) and no two runs may share a slot: the
 /// writer never produces either, and checking both bounds the work and memory of
 /// everything built per slot from the run table by the slot count.
-fn check_runs(path: &Path, runs: &[RunDesc], m: &Manifest) -> Result<()> {
+fn check_runs(
+    path: &Path,
+    runs: &RunList,
+    checkpoint_runs: usize,
+    m: &Manifest,
+) -> Result<RunsShape> {
     let vpc = u64::from(m.vectors_per_cluster);
-    for d in runs {
+    let mut shape = RunsShape {
+        in_order: true,
+        slots: 0,
+        checkpoint_stretches: Vec::new(),
+    };
+    let mut prev: Option<RunDesc> = None;
+    for (i, d) in runs.iter().enumerate() {
         let ok = match d.kind {
             RunKind::Append => d.first_slot >= m.first_local_slot && d.end_slot() <= m.slot_count,
             RunKind::SlabCopy => {
@@ -380,10 +402,22 @@ fn check_runs(path: &Path, runs: &[RunDesc], m: &Manifest) -> Result<()> {
                 "run lies outside its allowed slot range",
             ));
         }
+        shape.in_order &=
+            prev.is_none_or(|p| p.end_slot() <= d.first_slot && p.first_slot < d.first_slot);
+        shape.slots = shape.slots.saturating_add(u64::from(d.count));
+        if i < checkpoint_runs {
+            match shape.checkpoint_stretches.last_mut() {
+                Some(last) if last.1 == d.first_slot => last.1 = d.end_slot(),
+                _ => shape
+                    .checkpoint_stretches
+                    .push((d.first_slot, d.end_slot())),
+            }
+        }
+        prev = Some(d);
     }
-    // Runs in slot order (always, for a root store) are checked pairwise in place.
-    if runs_in_order(runs) {
-        return Ok(());
+    // Runs in slot order (always, for a root store) were checked pairwise above.
+    if shape.in_order {
+        return Ok(shape);
     }
     let mut spans: Vec<(u64, u64, u64)> = runs
         .iter()
@@ -399,42 +433,26 @@ fn check_runs(path: &Path, runs: &[RunDesc], m: &Manifest) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    Ok(shape)
 }
 
-/// Whether runs are sorted by slot and disjoint.
-fn runs_in_order(runs: &[RunDesc]) -> bool {
-    runs.windows(2)
-        .all(|w| w[0].end_slot() <= w[1].first_slot && w[0].first_slot < w[1].first_slot)
-}
-
-/// Turns a run descriptor into a run without reading its segments; they are verified
-/// on first use (see [`crate::view::RunCheck`]).
-pub(crate) fn make_run(d: &RunDesc, config: &Config, file_index: u16) -> Run {
-    make_run_checked(d, config, file_index, CheckRef::single(*d, config.dim))
-}
-
-fn make_run_checked(d: &RunDesc, config: &Config, file_index: u16, check: CheckRef) -> Run {
-    let layout = VecSegLayout::new(d.first_slot, d.count, config.dim);
-    let header = layout::SEGMENT_HEADER_LEN as u64;
-    Run {
-        first_slot: d.first_slot,
-        count: d.count,
-        file: file_index,
-        kind: d.kind,
-        seg_first_slot: d.first_slot,
-        vec_payload: d.vec_seg + header,
-        norms_offset: layout.norms_offset as u64,
-        slot_payload: d.slot_seg + header,
-        slot_payload_len: d.slot_seg_len.saturating_sub(header),
-        check,
-    }
+/// What [`check_runs`] learns of a file's runs on the way.
+struct RunsShape {
+    /// Sorted by slot and disjoint.
+    in_order: bool,
+    /// Slots the runs hold (disjoint, so at most the slot count).
+    slots: u64,
+    /// The slot ranges of the checkpoint's runs, in table order, each run that starts
+    /// where the one before it ended joined to it (a long history of appends is one).
+    checkpoint_stretches: Vec<(u64, u64)>,
 }
 
 /// What the checkpoint contributes to the id map: the ids of its first `runs` runs'
 /// slots, skipping those in `dead`.
 struct Checkpoint<'a> {
     runs: usize,
+    /// The slot ranges those runs cover (see [`RunsShape`]).
+    stretches: &'a [(u64, u64)],
     ids: IdIndex<'a>,
     dead: &'a Bitset,
 }
@@ -445,6 +463,7 @@ fn build_view(
     config: Config,
     parent: Option<Loaded>,
     checkpoint: Checkpoint<'_>,
+    shape: &RunsShape,
 ) -> Result<View> {
     let m = &local.manifest;
     let path = file.path.clone();
@@ -494,14 +513,14 @@ fn build_view(
     );
     // A long history leaves thousands of runs; when they are already in order and
     // disjoint (always, for a root store) the map is built in one pass.
-    let in_order = runs_in_order(&local.runs);
-    let checks = CheckRef::block(&local.runs, config.dim);
-    let runs = local
-        .runs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| make_run_checked(d, &config, 0, CheckRef::of(&checks, i)));
-    if view.runs.is_empty() && in_order {
+    let runs = local.runs.loaded_block().runs(0).chain(
+        local
+            .runs
+            .added()
+            .iter()
+            .map(|d| Run::single(*d, config.dim, 0)),
+    );
+    if view.runs.is_empty() && shape.in_order {
         view.runs = RunMap::from_sorted(runs.collect());
     } else {
         for run in runs {
@@ -512,31 +531,31 @@ fn build_view(
     // This file's ids: every alive slot of the runs it stores. Runs never overlap each
     // other (a slab copy only covers inherited slots), so each slot has one source: the
     // checkpoint's ID_INDEX, or the SLOT_SEG of a run added by the journal.
-    let own_slots: usize = local.runs.iter().map(|d| d.count as usize).sum();
+    let own_slots = usize::try_from(shape.slots).unwrap_or(usize::MAX);
     let mut layer = LayerBuilder::with_capacity(own_slots.saturating_sub(local.own_dead_count()));
+    // The checkpoint's slots a word at a time, over stretches of adjacent runs (a long
+    // history of appends is one stretch): the ID_INDEX lists the slots alive at the
+    // checkpoint; of those, the ones the journal has not killed since go in.
     let mut index_pos = 0usize;
-    for (i, d) in local.runs.iter().enumerate() {
-        if i < checkpoint.runs {
-            // A word of slots at a time: the ID_INDEX lists the slots alive at the
-            // checkpoint; of those, the ones the journal has not killed since go in.
-            for (w, mask) in word_masks(d.first_slot, d.end_slot()) {
-                let listed = !checkpoint.dead.word(w) & mask;
-                let alive = !view.dead.word(w) & mask;
-                let mut bits = listed;
-                while bits != 0 {
-                    let bit = u64::from(bits.trailing_zeros());
-                    bits &= bits - 1;
-                    let id = checkpoint.ids.get(index_pos);
-                    index_pos += 1;
-                    if alive & (1 << bit) != 0 {
-                        layer.push(id, w as u64 * 64 + bit);
-                    }
+    for &(start, end) in checkpoint.stretches {
+        for (w, mask) in word_masks(start, end) {
+            let listed = !checkpoint.dead.word(w) & mask;
+            let alive = !view.dead.word(w) & mask;
+            let mut bits = listed;
+            while bits != 0 {
+                let bit = u64::from(bits.trailing_zeros());
+                bits &= bits - 1;
+                let id = checkpoint.ids.get(index_pos);
+                index_pos += 1;
+                if alive & (1 << bit) != 0 {
+                    layer.push(id, w as u64 * 64 + bit);
                 }
             }
-            continue;
         }
-        let run = make_run(d, &config, 0);
-        run.check.ensure_slots(&file)?;
+    }
+    for d in local.runs.iter().skip(checkpoint.runs) {
+        let run = Run::single(d, config.dim, 0);
+        run.ensure_slots(&file)?;
         let seg = run.slot_seg(&file);
         for (k, s) in (d.first_slot..d.end_slot()).enumerate() {
             if !view.dead.get(s) {
@@ -596,7 +615,7 @@ pub(crate) fn recompute_visible(
         let seg = match filter {
             Some(_) => {
                 let file = view.file(run)?;
-                run.check.ensure_slots(file)?;
+                run.ensure_slots(file)?;
                 Some(run.slot_seg(file))
             }
             None => None,

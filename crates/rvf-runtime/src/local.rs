@@ -1,10 +1,11 @@
 //! The state this file itself owns (as opposed to what it inherits): its run table, its
 //! dead slots and its membership filter, plus the committed manifest.
 
-use rvf_format::{Delta, IndexMap, Manifest, MembershipModeCode, RunDesc, SegRef};
+use rvf_format::{Delta, IndexMap, Manifest, MembershipModeCode, SegRef};
 
 use crate::bitset::Bitset;
 use crate::idset::IdSet;
+use crate::run::RunList;
 
 /// Which inherited vectors a branch shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,7 +111,7 @@ pub(crate) struct LocalState {
     pub manifest: Manifest,
     pub manifest_ref: SegRef,
     pub manifest_hash: [u8; 32],
-    pub runs: Vec<RunDesc>,
+    pub runs: RunList,
     pub own_dead: Bitset,
     pub membership: Option<MembershipFilter>,
     /// The index options and the graphs this file holds.
@@ -126,7 +127,9 @@ impl LocalState {
     /// Applies one journal record (runs, dead slots and membership changes). The
     /// caller has checked that its dead slots lie below the slot count.
     pub fn apply_delta(&mut self, delta: &Delta) {
-        self.runs.extend(delta.runs_added.iter().copied());
+        for &d in &delta.runs_added {
+            self.runs.push(d);
+        }
         for span in &delta.dead_slots {
             self.own_dead.set_span(*span);
         }

@@ -118,7 +118,7 @@ impl RvfStore {
         };
         for &(run, first, count) in pieces {
             let file = view.file(run)?;
-            run.check.ensure(file)?;
+            run.ensure(file)?;
             let vectors = run.vectors(file, view.config.dim)?;
             let norms = run.norms(file)?;
             let seg = run.slot_seg(file);
@@ -132,7 +132,7 @@ impl RvfStore {
                 if let Some(filter) = &options.filter {
                     let meta = seg
                         .metadata(idx)
-                        .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload, e))?;
+                        .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload().0, e))?;
                     if !filter.matches(meta.as_ref()) {
                         return Ok(());
                     }
@@ -268,7 +268,7 @@ impl RvfStore {
             return Ok(vec![Vec::new(); queries.len()]);
         }
         for run in view.runs.values() {
-            run.check.ensure(view.file(run)?)?;
+            run.ensure(view.file(run)?)?;
         }
         let q_norms: Vec<f32> = queries.iter().map(|q| rvf_distance::dot(q, q)).collect();
         let threads = match options.threads {
@@ -483,7 +483,7 @@ impl Batch<'_> {
                             }
                             if let Some(filter) = &self.options.filter {
                                 let meta = seg.metadata(idx).map_err(|e| {
-                                    RvfError::corrupt(&file.path, run.slot_payload, e)
+                                    RvfError::corrupt(&file.path, run.slot_payload().0, e)
                                 })?;
                                 if !filter.matches(meta.as_ref()) {
                                     continue;

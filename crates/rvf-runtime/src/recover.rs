@@ -195,7 +195,7 @@ fn scan_manifests(map: &MappedFile) -> Vec<(SegRef, Manifest)> {
 fn load_verified(map: &Arc<MappedFile>, cand: &Candidate, search: &ParentSearch) -> Result<Loaded> {
     let loaded = load::load_generation(map.clone(), cand.mref, cand.hash, search, 0)?;
     for run in loaded.view.runs.values() {
-        run.check.ensure(loaded.view.file(run)?)?;
+        run.ensure(loaded.view.file(run)?)?;
     }
     Ok(loaded)
 }

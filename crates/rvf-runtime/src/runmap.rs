@@ -103,13 +103,7 @@ mod tests {
             slot_seg: 0,
             slot_seg_len: 0,
         };
-        let config = crate::view::Config {
-            dim: 1,
-            metric: crate::DistanceMetric::L2,
-            cluster_bytes: 64,
-            vectors_per_cluster: 16,
-        };
-        crate::load::make_run(&d, &config, 0)
+        Run::single(d, 1, 0)
     }
 
     proptest! {
@@ -130,7 +124,7 @@ mod tests {
                 prop_assert!(w[0].end_slot() <= w[1].first_slot);
             }
             for (s, want) in owner.iter().enumerate() {
-                let got = map.run_of(s as u64).map(|r| (r.vec_payload - 64) / 64);
+                let got = map.run_of(s as u64).map(|r| r.desc().vec_seg / 64);
                 prop_assert_eq!(got, *want, "slot {}", s);
             }
         }

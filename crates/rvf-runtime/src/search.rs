@@ -219,7 +219,7 @@ impl RvfStore {
                 continue;
             };
             let file = view.file(run)?;
-            run.check.ensure(file)?;
+            run.ensure(file)?;
             let i = (slot - run.first_slot) as usize;
             let Some(v) = run
                 .vectors(file, view.config.dim)?
@@ -244,7 +244,7 @@ fn matches_filter(view: &View, run: &crate::view::Run, slot: u64, filter: &Filte
     let Ok(file) = view.file(run) else {
         return false;
     };
-    if run.check.ensure_slots(file).is_err() {
+    if run.ensure_slots(file).is_err() {
         return false;
     }
     match run.slot_seg(file).metadata(run.seg_index(slot)) {

@@ -527,18 +527,20 @@ impl RvfStore {
             RvfError::corrupt_state(&self.path, format!("slot {slot} has no run"))
         })?;
         let file = self.view.file(run)?;
-        run.check.ensure(file)?;
+        run.ensure(file)?;
         let dim = usize::from(self.view.config.dim);
         let i = (slot - run.first_slot) as usize;
         let vector = run
             .vectors(file, self.view.config.dim)?
             .get(i * dim..(i + 1) * dim)
             .map(<[f32]>::to_vec)
-            .ok_or_else(|| RvfError::corrupt(&file.path, run.vec_payload, "vector out of range"))?;
+            .ok_or_else(|| {
+                RvfError::corrupt(&file.path, run.vec_payload(), "vector out of range")
+            })?;
         let metadata = run
             .slot_seg(file)
             .metadata(run.seg_index(slot))
-            .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload, e))?;
+            .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload().0, e))?;
         Ok(Some(VectorRecord {
             id,
             vector,
@@ -551,7 +553,7 @@ impl RvfStore {
         let mut out = Vec::with_capacity(self.view.visible_count as usize);
         for run in self.view.runs.values() {
             let file = self.view.file(run)?;
-            run.check.ensure_slots(file)?;
+            run.ensure_slots(file)?;
             let seg = run.slot_seg(file);
             out.extend(
                 (run.first_slot..run.end_slot())

@@ -320,7 +320,7 @@ impl RvfStore {
                     .run_of(s)
                     .ok_or_else(|| RvfError::corrupt_state(&self.path, "cluster has a gap"))?;
                 let file = self.view.file(run)?;
-                run.check.ensure(file)?;
+                run.ensure(file)?;
                 let run_vecs = run.vectors(file, dim)?;
                 let seg = run.slot_seg(file);
                 let stop = run.end_slot().min(*end);
@@ -332,7 +332,7 @@ impl RvfStore {
                         rows.push(it.vector, it.id, &it.meta);
                     } else {
                         let vector = run_vecs.get(i * d..(i + 1) * d).ok_or_else(|| {
-                            RvfError::corrupt(&file.path, run.vec_payload, "vector out of range")
+                            RvfError::corrupt(&file.path, run.vec_payload(), "vector out of range")
                         })?;
                         let idx = run.seg_index(slot);
                         rows.push(vector, seg.id(idx), seg.metadata_bytes(idx));
@@ -357,7 +357,9 @@ impl RvfStore {
         for &s in &dead {
             next_local.own_dead.set(s);
         }
-        next_local.runs.extend(new_runs.iter().copied());
+        for &d in &new_runs {
+            next_local.runs.push(d);
+        }
         delta.runs_added = new_runs.clone();
         delta.dead_slots = spans_of(&dead);
         let slot_count = first_slot + appended.len() as u64;
@@ -406,7 +408,7 @@ impl RvfStore {
     }
 
     pub(crate) fn run_from_desc(&self, d: &RunDesc) -> Run {
-        crate::load::make_run(d, &self.view.config, 0)
+        Run::single(*d, self.view.config.dim, 0)
     }
 
     /// Deletes ids (absent ids are ignored). A later ingest of the same id brings it back.
@@ -458,7 +460,7 @@ impl RvfStore {
         let mut ids = Vec::new();
         for run in self.view.runs.values() {
             let file = self.view.file(run)?;
-            run.check.ensure_slots(file)?;
+            run.ensure_slots(file)?;
             let seg = run.slot_seg(file);
             for s in run.first_slot..run.end_slot() {
                 if !self.view.visible.get(s) {
@@ -467,7 +469,7 @@ impl RvfStore {
                 let i = run.seg_index(s);
                 let meta = seg
                     .metadata(i)
-                    .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload, e))?;
+                    .map_err(|e| RvfError::corrupt(&file.path, run.slot_payload().0, e))?;
                 if filter.matches(meta.as_ref()) {
                     ids.push(seg.id(i));
                 }

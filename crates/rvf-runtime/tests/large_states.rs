@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::{check, random_vector, Model};
+use rvf_format::{choose_root, read_segment, Manifest, RunKind, RunTable, SegmentType};
 use rvf_runtime::options::DistanceMetric;
 use rvf_runtime::{Durability, MembershipMode, OpenOptions, RvfError, RvfOptions, RvfStore};
 use tempfile::TempDir;
@@ -92,6 +93,88 @@ fn fifty_range_deletes_on_twenty_thousand_vectors_reopen() {
         delete(&mut s, &mut model, k * 400..k * 400 + 250);
     }
     reopen_and_check(s, &model, DistanceMetric::Cosine, 20_100);
+}
+
+/// A long history: thousands of small commits leave thousands of runs, whose table a
+/// reopened store reads in place from the file. Writes after the reopen add runs to it,
+/// a checkpoint writes both kinds back, and a branch's slab copies (runs out of slot
+/// order) sit over it.
+/// The kinds of the runs in the run table of a file's newest checkpoint.
+fn checkpoint_run_kinds(path: &Path) -> Vec<RunKind> {
+    let bytes = std::fs::read(path).unwrap();
+    let root = choose_root(&bytes[..128], &bytes[512..640]).unwrap();
+    let (_, p) = read_segment(&bytes, root.manifest_offset, SegmentType::Manifest, true).unwrap();
+    let m = Manifest::decode(p).unwrap();
+    let (_, p) = read_segment(
+        &bytes,
+        m.checkpoint_cow_map.offset,
+        SegmentType::CowMap,
+        true,
+    )
+    .unwrap();
+    RunTable::decode(p)
+        .unwrap()
+        .iter()
+        .map(|d| d.kind)
+        .collect()
+}
+
+#[test]
+fn a_long_history_reopens_keeps_writing_and_branches() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("a.rvf");
+    let mut s = RvfStore::create(
+        &path,
+        RvfOptions {
+            dimension: DIM as u16,
+            durability: Durability::OnClose,
+            index: None,
+            // 16 vectors a cluster, so that a child's rewrite copies whole clusters.
+            cluster_bytes: 256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut model = Model::default();
+    let mut x = 7u64;
+    for round in 0..1500u64 {
+        ingest(&mut s, &mut model, round * 8..round * 8 + 8, 0);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let victim = (x >> 33) % (round * 8 + 8);
+        s.delete(&[victim]).unwrap();
+        model.delete(&[victim]);
+    }
+    let id_space = 1500 * 8 + 100;
+    reopen_and_check(s, &model, DistanceMetric::L2, id_space);
+
+    let mut s = RvfStore::open(&path).unwrap();
+    for round in 0..40u64 {
+        ingest(
+            &mut s,
+            &mut model,
+            20_000 + round * 5..20_000 + round * 5 + 5,
+            1,
+        );
+        // Upserts of old ids: runs added over the loaded table.
+        ingest(&mut s, &mut model, round * 50..round * 50 + 3, 2);
+        delete(&mut s, &mut model, round * 60 + 10..round * 60 + 12);
+    }
+    reopen_and_check(s, &model, DistanceMetric::L2, 20_300);
+
+    let s = RvfStore::open(&path).unwrap();
+    let mut c = s.branch(&dir.path().join("c.rvf")).unwrap();
+    let mut cm = model.branch();
+    // Most of a cluster rewritten: the child copies it (a slab), out of slot order.
+    ingest(&mut c, &mut cm, 3000..3600, 3);
+    ingest(&mut c, &mut cm, 30_000..30_010, 3);
+    delete(&mut c, &mut cm, 100..140);
+    let child = c.path().to_path_buf();
+    reopen_and_check(c, &cm, DistanceMetric::L2, 30_100);
+    let kinds = checkpoint_run_kinds(&child);
+    assert!(kinds.contains(&RunKind::SlabCopy) && kinds.contains(&RunKind::Append));
+    reopen_and_check(s, &model, DistanceMetric::L2, 20_300);
 }
 
 #[test]

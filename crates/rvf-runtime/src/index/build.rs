@@ -73,7 +73,7 @@ fn run_job_with(
             .files
             .get(usize::from(run.file))
             .ok_or_else(|| RvfError::internal("run refers to an unknown file"))?;
-        run.check.ensure(file)?;
+        run.ensure(file)?;
         let vectors = run.vectors(file, job.config.dim)?;
         let from = job.first_slot.max(run.first_slot);
         let to = end.min(run.end_slot());
