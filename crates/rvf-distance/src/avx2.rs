@@ -759,6 +759,13 @@ fn packed_driver(
 }
 
 impl Avx2Fma {
+    /// `sum((a[i] - w[i] * c[i])^2)` with codes widened to floats, 32 components a step.
+    #[inline]
+    pub(crate) fn l2_u8(self, a: &[f32], w: &[f32], codes: &[u8]) -> f32 {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected at runtime.
+        unsafe { l2_u8_avx2(a, w, codes) }
+    }
+
     /// `sum(w[i] * c[i])` with codes widened to floats, 32 components a step.
     #[inline]
     pub(crate) fn dot_u8(self, w: &[f32], codes: &[u8]) -> f32 {
@@ -796,6 +803,48 @@ fn dot_u8_avx2(w: &[f32], codes: &[u8]) -> f32 {
     let mut s: f32 = lanes.iter().sum();
     for (&x, &c) in wc.remainder().iter().zip(cc.remainder()) {
         s = x.mul_add(f32::from(c), s);
+    }
+    s
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn l2_u8_avx2(a: &[f32], w: &[f32], codes: &[u8]) -> f32 {
+    let n = a.len().min(w.len()).min(codes.len());
+    let (a, w, codes) = (&a[..n], &w[..n], &codes[..n]);
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut ac = a.chunks_exact(32);
+    let mut wc = w.chunks_exact(32);
+    let mut cc = codes.chunks_exact(32);
+    for ((a32, w32), c32) in (&mut ac).zip(&mut wc).zip(&mut cc) {
+        for (j, acc) in acc.iter_mut().enumerate() {
+            let lo = j * 8;
+            // SAFETY: `c32` has 32 bytes and `lo + 8 <= 32`; `a32` and `w32` have 32
+            // floats. The loads are unaligned loads of in-bounds memory.
+            let (c8, a8, w8) = unsafe {
+                (
+                    _mm_loadl_epi64(c32.as_ptr().add(lo) as *const __m128i),
+                    _mm256_loadu_ps(a32.as_ptr().add(lo)),
+                    _mm256_loadu_ps(w32.as_ptr().add(lo)),
+                )
+            };
+            let cf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c8));
+            let d = _mm256_fnmadd_ps(w8, cf, a8);
+            *acc = _mm256_fmadd_ps(d, d, *acc);
+        }
+    }
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` holds 8 floats.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+    let mut s: f32 = lanes.iter().sum();
+    for ((&x, &y), &c) in ac
+        .remainder()
+        .iter()
+        .zip(wc.remainder())
+        .zip(cc.remainder())
+    {
+        let d = (-y).mul_add(f32::from(c), x);
+        s = d.mul_add(d, s);
     }
     s
 }

@@ -41,10 +41,12 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod quant;
 mod scalar;
 
-pub use quant::{dot_u8, prefetch};
+pub use quant::{dot_u8, l2_u8, prefetch};
 
 #[cfg(test)]
 mod tests;

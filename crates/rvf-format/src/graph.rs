@@ -272,6 +272,15 @@ impl<'a> GraphView<'a> {
         row_of(self.level0, i as usize * row, row)
     }
 
+    /// The whole stored row of node `i` on layer 0 (count, then `m0` slots), read or
+    /// not: a search prefetches it before it needs the neighbours.
+    #[inline]
+    pub fn row0(&self, i: u32) -> &'a [u32] {
+        let row = 1 + usize::from(self.header.m0);
+        let at = i as usize * row;
+        self.level0.get(at..at + row).unwrap_or(&[])
+    }
+
     /// Neighbours of node `i` on upper layer `level` (1-based; empty when the node is
     /// not on that layer).
     pub fn neighbours(&self, level: u8, i: u32) -> &'a [u32] {

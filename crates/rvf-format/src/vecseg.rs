@@ -227,6 +227,12 @@ impl<'a> SlotSeg<'a> {
             .unwrap_or(0)
     }
 
+    /// The stored bytes of the `i`-th id (empty when out of range), for a reader that
+    /// prefetches them.
+    pub fn id_bytes_of(&self, i: usize) -> &'a [u8] {
+        self.ids.get(i * 8..i * 8 + 8).unwrap_or(&[])
+    }
+
     /// Id of the `i`-th slot of the run (0 when out of range, which callers avoid).
     pub fn id(&self, i: usize) -> u64 {
         self.ids

@@ -88,10 +88,6 @@ impl Layers for Building<'_> {
         let at = node as usize * self.stride;
         self.codes.get(at..at + self.stride).unwrap_or(&[])
     }
-
-    fn code_norms(&self) -> &[f32] {
-        &self.code_norms
-    }
 }
 
 impl Building<'_> {
@@ -252,9 +248,6 @@ fn descend_from<L: Layers + ?Sized>(g: &L, q: &Prepared, entry: u32, top: u8, le
         }
         fn codes(&self, node: u32) -> &[u8] {
             self.g.codes(node)
-        }
-        fn code_norms(&self) -> &[f32] {
-            self.g.code_norms()
         }
     }
     let above = Above { g, shift: level };

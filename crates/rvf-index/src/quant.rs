@@ -1,7 +1,7 @@
 //! 8-bit scalar quantization: each component maps to `min + code * step`, with `min`
 //! and `step` per component, fitted to the vectors of the graph.
 
-use rvf_distance::dot_u8;
+use rvf_distance::{dot_u8, l2_u8};
 
 /// The distance a graph is built and searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,17 +78,19 @@ impl Sq8 {
     }
 }
 
-/// A query made ready for scoring codes: its product with the codes' scales and the
-/// constant parts of the distance.
+/// A query made ready for scoring codes. Inner product and cosine score
+/// `q . min + sum((q * step)[i] * code[i])`; L2 scores `sum((q - min - step * code)^2)`,
+/// which reads nothing but the codes (the expanded form would need each vector's norm
+/// too, one more cache miss per vector in a graph larger than the caches).
 #[derive(Debug, Clone)]
 pub struct Prepared {
     metric: Metric,
-    /// `q * step`, per component.
+    /// Inner product and cosine: `q * step`; L2: `q - min`; per component.
     w: Vec<f32>,
-    /// `q . min`
+    /// L2: the codes' steps.
+    steps: Vec<f32>,
+    /// `q . min` (inner product and cosine).
     base: f32,
-    /// `|q|^2` (L2 only).
-    q_norm: f32,
 }
 
 impl Prepared {
@@ -99,32 +101,30 @@ impl Prepared {
             _ => query.to_vec(),
         };
         let (mins, steps) = quant;
-        let w = q.iter().zip(steps).map(|(x, s)| x * s).collect();
-        let base = q.iter().zip(mins).map(|(x, m)| x * m).sum();
-        let q_norm = rvf_distance::dot(&q, &q);
-        Prepared {
-            metric,
-            w,
-            base,
-            q_norm,
+        match metric {
+            Metric::L2 => Prepared {
+                metric,
+                w: q.iter().zip(mins).map(|(x, m)| x - m).collect(),
+                steps: steps.to_vec(),
+                base: 0.0,
+            },
+            Metric::InnerProduct | Metric::Cosine => Prepared {
+                metric,
+                w: q.iter().zip(steps).map(|(x, s)| x * s).collect(),
+                steps: Vec::new(),
+                base: q.iter().zip(mins).map(|(x, m)| x * m).sum(),
+            },
         }
     }
 
-    /// Whether `distance` reads its `code_norm` argument (L2 only).
+    /// Approximate distance to the vector of `codes`, in the metric's sense: smaller is
+    /// closer.
     #[inline]
-    pub fn uses_code_norm(&self) -> bool {
-        self.metric == Metric::L2
-    }
-
-    /// Approximate distance to the vector of `codes` (whose decoded squared norm is
-    /// `code_norm`), in the metric's sense: smaller is closer.
-    #[inline]
-    pub fn distance(&self, codes: &[u8], code_norm: f32) -> f32 {
-        let dot = self.base + dot_u8(&self.w, codes);
+    pub fn distance(&self, codes: &[u8]) -> f32 {
         match self.metric {
-            Metric::L2 => self.q_norm - 2.0 * dot + code_norm,
-            Metric::InnerProduct => -dot,
-            Metric::Cosine => 1.0 - dot,
+            Metric::L2 => l2_u8(&self.w, &self.steps, codes),
+            Metric::InnerProduct => -(self.base + dot_u8(&self.w, codes)),
+            Metric::Cosine => 1.0 - (self.base + dot_u8(&self.w, codes)),
         }
     }
 }
@@ -169,7 +169,7 @@ mod tests {
                     Metric::InnerProduct => -rvf_distance::dot(&query, r),
                     Metric::Cosine => 1.0 - rvf_distance::dot(&normalized(&query), &normalized(r)),
                 };
-                let approx = p.distance(&codes, enc.decoded_norm(&codes[..16]));
+                let approx = p.distance(&codes);
                 // Each component is off by at most half a step: the distance moves by at
                 // most what that error vector can move it.
                 let e = enc.steps.iter().map(|s| s * s / 4.0).sum::<f32>().sqrt();

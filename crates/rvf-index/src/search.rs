@@ -44,8 +44,8 @@ pub(crate) trait Layers {
     /// Neighbours of `node` on `level` (0 = the base layer), appended to `out`.
     fn neighbours(&self, level: u8, node: u32, out: &mut Vec<u32>);
     fn codes(&self, node: u32) -> &[u8];
-    /// Each node's decoded squared norm (read by L2 only).
-    fn code_norms(&self) -> &[f32];
+    /// Starts loading the neighbours of `node` on layer 0 (a hint; may do nothing).
+    fn prefetch_neighbours0(&self, _node: u32) {}
 }
 
 impl Layers for GraphView<'_> {
@@ -69,35 +69,14 @@ impl Layers for GraphView<'_> {
     }
 
     #[inline]
-    fn code_norms(&self) -> &[f32] {
-        self.code_norms
-    }
-}
-
-/// Starts loading what scoring `node` reads: its codes, and its norm when `with_norm`.
-#[inline]
-fn prefetch<L: Layers + ?Sized>(g: &L, node: u32, with_norm: bool) {
-    rvf_distance::prefetch(g.codes(node));
-    if with_norm {
-        if let Some(norm) = g.code_norms().get(node as usize) {
-            rvf_distance::prefetch(bytemuck::bytes_of(norm));
-        }
+    fn prefetch_neighbours0(&self, node: u32) {
+        rvf_distance::prefetch(bytemuck::cast_slice(self.row0(node)));
     }
 }
 
 #[inline]
 fn score<L: Layers + ?Sized>(g: &L, q: &Prepared, node: u32) -> f32 {
-    // Only L2 uses the code's norm: the other metrics skip a load from another array
-    // (a cache miss per neighbour on a graph larger than the caches).
-    let norm = if q.uses_code_norm() {
-        g.code_norms()
-            .get(node as usize)
-            .copied()
-            .unwrap_or(f32::INFINITY)
-    } else {
-        0.0
-    };
-    q.distance(g.codes(node), norm)
+    q.distance(g.codes(node))
 }
 
 /// Greedy descent through the upper layers: the node of layer 1 nearest the query.
@@ -168,14 +147,20 @@ pub(crate) fn beam<L: Layers + ?Sized>(
             if c.distance > bound {
                 break;
             }
+            // The next node to expand is likely the frontier's nearest now: its
+            // neighbour list loads while this node's neighbours are scored.
+            if level == 0 {
+                if let Some(Reverse(next)) = frontier.peek() {
+                    g.prefetch_neighbours0(next.node);
+                }
+            }
             nbrs.clear();
             g.neighbours(level, c.node, &mut nbrs);
             // Drop visited and out-of-range ids, then start loading the codes of the
             // rest before scoring any: their cache misses overlap.
             nbrs.retain(|&nb| (nb as usize) < n && visited.insert(nb));
-            let with_norm = q.uses_code_norm();
             for &nb in &nbrs {
-                prefetch(g, nb, with_norm);
+                rvf_distance::prefetch(g.codes(nb));
             }
             stats.visited += nbrs.len();
             for &nb in &nbrs {

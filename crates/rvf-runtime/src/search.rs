@@ -211,9 +211,12 @@ impl RvfStore {
         };
         let mut stats = SearchStats::default();
         let found = rvf_index::search(&gv, &prepared, ef, &mut accept, &mut stats);
-        let q_norm = dot(query, query);
+        // Re-score the candidates exactly. Their vectors lie at random places of a large
+        // file: start loading all of them (and their ids) before scoring any, so their
+        // cache misses overlap instead of following one another.
         let dim = usize::from(view.config.dim);
-        for c in found {
+        let mut rows = Vec::with_capacity(found.len());
+        for c in &found {
             let slot = g.first_slot + u64::from(c.node);
             let Some(run) = view.run_of(slot) else {
                 continue;
@@ -227,13 +230,20 @@ impl RvfStore {
             else {
                 continue;
             };
+            rvf_distance::prefetch(bytemuck::cast_slice(v));
+            let seg = run.slot_seg(file);
+            let k = run.seg_index(slot);
+            rvf_distance::prefetch(seg.id_bytes_of(k));
+            rows.push((run, file, i, v, seg, k));
+        }
+        let q_norm = dot(query, query);
+        for (run, file, i, v, seg, k) in rows {
             let norm = match view.config.metric {
                 DistanceMetric::Cosine => run.norms(file)?.get(i).copied().unwrap_or(0.0),
                 _ => 0.0,
             };
             let d = row_distance(view.config.metric, query, q_norm, v, norm);
-            let id = run.slot_seg(file).id(run.seg_index(slot));
-            top.push(d, id);
+            top.push(d, seg.id(k));
         }
         Ok(())
     }
