@@ -156,7 +156,13 @@ impl RvfStore {
             None => 1.0,
         };
         let mut pieces: Vec<Piece<'_>> = self.pending_pieces(graphs);
+        let all_nodes: u64 = graphs.iter().map(|g| u64::from(g.nodes)).sum();
         for g in graphs {
+            // A graph holding a share `p` of the nodes holds about `p · k` of the answers
+            // (a branch's own graph of its 1 % of changed vectors, next to its parent's):
+            // it is searched `sqrt(p)` as broadly, never below `k`.
+            let graph_share = f64::from(g.nodes) / all_nodes.max(1) as f64;
+            let ef = ((ef as f64 * graph_share.sqrt()).ceil() as usize).clamp(k.min(ef), ef);
             match plan(view, g, ef, filter_share, usize::from(settings.m)) {
                 GraphPlan::Scan => pieces.extend(graph_pieces(view, g)),
                 GraphPlan::Search { ef } => {

@@ -112,6 +112,65 @@ fn recall_at_10_at_the_default_ef_for_every_metric() {
     }
 }
 
+/// A store grown in steps holds several graphs; each is searched as broadly as its
+/// share of the nodes warrants (`sqrt(share)` of `ef`, never below `k`), which must not
+/// cost recall, whatever the shares.
+#[test]
+fn graphs_of_every_share_keep_recall() {
+    let dir = TempDir::new().unwrap();
+    // A build absorbs the graph before it unless that one is over 4 times larger.
+    for (i, steps) in [vec![8_000u64, 1_500], vec![6_000, 1_400, 300, 60]]
+        .into_iter()
+        .enumerate()
+    {
+        let mut s = create(&dir.path().join(format!("{i}.rvf")), DistanceMetric::L2);
+        let mut next = 0;
+        for n in &steps {
+            ingest(&mut s, next..next + n, 0);
+            next += n;
+            s.build_index().unwrap();
+        }
+        assert_eq!(s.index_status().unwrap().graphs, steps.len());
+        let r = recall(&s, &queries(100), 10, &QueryOptions::default());
+        assert!(r >= 0.95, "graphs of {steps:?}: recall@10 {r}");
+    }
+}
+
+/// A branch with 1 % of its vectors upserted and indexed in its own graph answers as
+/// well as its parent (the bound: within 0.01 recall@10).
+#[test]
+fn a_branch_with_one_percent_upserted_keeps_its_parents_recall() {
+    let dir = TempDir::new().unwrap();
+    for metric in [DistanceMetric::L2, DistanceMetric::InnerProduct] {
+        let mut p = create(&dir.path().join(format!("p{metric:?}.rvf")), metric);
+        ingest(&mut p, 0..10_000, 0);
+        p.build_index().unwrap();
+        let mut c = p
+            .branch(&dir.path().join(format!("c{metric:?}.rvf")))
+            .unwrap();
+        let ids: Vec<u64> = (0..10_000).step_by(100).collect();
+        let flat: Vec<f32> = ids
+            .iter()
+            .flat_map(|&i| point(i, 0).into_iter().map(|x| x + 0.001))
+            .collect();
+        c.ingest_flat(&flat, &ids, None).unwrap();
+        c.build_index().unwrap();
+        assert_eq!(c.index_status().unwrap().pending_vectors, 0);
+        let qs = queries(200);
+        for ef in [16, 32] {
+            let options = QueryOptions {
+                ef_search: Some(ef),
+                ..Default::default()
+            };
+            let (rp, rc) = (recall(&p, &qs, 10, &options), recall(&c, &qs, 10, &options));
+            assert!(
+                rc >= rp - 0.01,
+                "{metric:?} ef {ef}: child {rc}, parent {rp}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_index_persists_and_new_writes_are_searchable_at_once() {
     let dir = TempDir::new().unwrap();
