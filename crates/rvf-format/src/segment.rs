@@ -182,7 +182,23 @@ impl SegmentHeader {
                 have: payload.len() as u64,
             });
         }
-        let computed = crc32c::crc32c(payload);
+        self.verify_crc(crc32c::crc32c(payload))
+    }
+
+    /// Checks `payload` against the stored checksum, given its CRC32C computed elsewhere
+    /// (in parallel pieces, say).
+    pub fn verify_payload_crc(&self, payload: &[u8], computed: u32) -> Result<()> {
+        if payload.len() as u64 != self.payload_len {
+            return Err(FormatError::Truncated {
+                what: self.seg_type.name(),
+                need: self.payload_len,
+                have: payload.len() as u64,
+            });
+        }
+        self.verify_crc(computed)
+    }
+
+    fn verify_crc(&self, computed: u32) -> Result<()> {
         if computed != self.payload_crc {
             return Err(FormatError::Checksum {
                 what: self.seg_type.name(),

@@ -24,6 +24,7 @@ compile_error!(
 
 mod bitset;
 mod branch;
+mod checksum;
 mod commit;
 mod compact;
 mod error;

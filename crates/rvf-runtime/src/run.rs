@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use rvf_format::layout::SEGMENT_HEADER_LEN;
 use rvf_format::{
-    read_segment, FormatError, RunDesc, RunKind, RunTable, SegmentType, SlotSeg, VecSegLayout,
-    RUN_DESC_LEN, RUN_HEADER_LEN,
+    FormatError, RunDesc, RunKind, RunTable, SegmentType, SlotSeg, VecSegLayout, RUN_DESC_LEN,
+    RUN_HEADER_LEN,
 };
 
+use crate::checksum::read_verified;
 use crate::error::{Result, RvfError};
 use crate::mmap::MappedFile;
 
@@ -229,7 +230,7 @@ impl Run {
         let d = self.desc();
         let dim = self.block.dim;
         once(&self.block.vectors, self.index, file, d.vec_seg, || {
-            let (h, p) = read_segment(file.bytes(), d.vec_seg, SegmentType::Vec, true)?;
+            let (h, p) = read_verified(file.bytes(), d.vec_seg, SegmentType::Vec)?;
             let layout = VecSegLayout::decode(p, dim)?;
             if layout.first_slot != d.first_slot
                 || layout.count != d.count
@@ -248,7 +249,7 @@ impl Run {
     pub fn ensure_slots(&self, file: &MappedFile) -> Result<()> {
         let d = self.desc();
         once(&self.block.slots, self.index, file, d.slot_seg, || {
-            let (h, p) = read_segment(file.bytes(), d.slot_seg, SegmentType::Slot, true)?;
+            let (h, p) = read_verified(file.bytes(), d.slot_seg, SegmentType::Slot)?;
             let seg = SlotSeg::decode(p)?;
             if seg.first_slot != d.first_slot
                 || seg.count != d.count

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rvf_format::{read_segment, GraphView, SegRef, SegmentType};
 
+use crate::checksum::read_verified;
 use crate::error::{Result, RvfError};
 use crate::load::metric_code;
 use crate::view::View;
@@ -112,7 +113,10 @@ impl ViewGraph {
                     BAD => return Err(bad(&"segment failed its check")),
                     _ => true,
                 };
-                let read = read_segment(file.bytes(), segment.offset, SegmentType::Index, verify);
+                let read = match verify {
+                    true => read_verified(file.bytes(), segment.offset, SegmentType::Index),
+                    false => read_segment(file.bytes(), segment.offset, SegmentType::Index, false),
+                };
                 if read.is_err() {
                     self.mark(BAD);
                 }
