@@ -849,6 +849,19 @@ fn l2_u8_avx2(a: &[f32], w: &[f32], codes: &[u8]) -> f32 {
     s
 }
 
+/// Prefetches every cache line of `bytes` into the second-level cache (which can track
+/// more misses at once than the first).
+#[inline]
+pub(crate) fn prefetch_l2(bytes: &[u8]) {
+    let mut off = 0;
+    while off < bytes.len() {
+        // SAFETY: prefetch takes any address and never faults; `off < len` keeps the
+        // pointer inside the slice anyway.
+        unsafe { _mm_prefetch(bytes.as_ptr().add(off) as *const i8, _MM_HINT_T1) };
+        off += 64;
+    }
+}
+
 /// Prefetches every cache line of `bytes` into all cache levels.
 #[inline]
 pub(crate) fn prefetch(bytes: &[u8]) {

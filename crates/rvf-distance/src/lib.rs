@@ -46,7 +46,7 @@ mod avx512;
 mod quant;
 mod scalar;
 
-pub use quant::{dot_u8, l2_u8, prefetch};
+pub use quant::{dot_u8, l2_u8, prefetch, prefetch_l2};
 
 #[cfg(test)]
 mod tests;

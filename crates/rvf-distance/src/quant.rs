@@ -70,6 +70,16 @@ pub fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// [`prefetch`] into the second-level cache only: for data wanted a little later,
+/// where the first level's few outstanding misses would stall the prefetching loop.
+#[inline]
+pub fn prefetch_l2(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    crate::avx2::prefetch_l2(bytes);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +151,6 @@ mod tests {
         assert_eq!(l2_u8(&[1.0, 2.0, 3.0], &[1.0, 1.0, 1.0], &[1, 1]), 1.0);
         prefetch(&[0u8; 200]);
         prefetch(&[]);
+        prefetch_l2(&[0u8; 200]);
     }
 }

@@ -16,7 +16,7 @@ const SCAN_BLOCK: usize = 256;
 /// A block with fewer than one visible vector in this many is scored row by row.
 const SPARSE_SCAN_RATIO: usize = 4;
 /// How many visible rows ahead the row-by-row scan prefetches.
-const PREFETCH_ROWS: usize = 4;
+const PREFETCH_ROWS: usize = 8;
 /// Vectors and queries per tile in batch scans: sized so a tile of vectors stays in L1/L2
 /// while every query of the group passes over it.
 const TILE_VECTORS: usize = 128;
@@ -149,9 +149,11 @@ impl RvfStore {
                     // Mostly hidden (deleted, or outside a membership filter): score
                     // the visible rows one by one instead of the whole block. Both
                     // kernels give the same bits for a pair.
+                    // The look-ahead runs on past this block, so the next block's first
+                    // rows are on their way before it starts.
                     let mut ahead = view
                         .visible
-                        .ones_in_range(base, m as u64)
+                        .ones_in_range(base, (n - i) as u64)
                         .skip(PREFETCH_ROWS);
                     for slot in view.visible.ones_in_range(base, m as u64) {
                         // Rows far apart defeat the hardware prefetcher: ask for the
@@ -159,7 +161,7 @@ impl RvfStore {
                         if let Some(next) = ahead.next() {
                             let k = (next - run.first_slot) as usize;
                             if let Some(row) = vectors.get(k * dim..(k + 1) * dim) {
-                                rvf_distance::prefetch(bytemuck::cast_slice(row));
+                                rvf_distance::prefetch_l2(bytemuck::cast_slice(row));
                             }
                         }
                         let j = (slot - run.first_slot) as usize;
