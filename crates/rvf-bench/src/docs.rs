@@ -148,6 +148,14 @@ const METHOD: &str = "
 7. **Child growth.** `status().file_size` after minus before one batch on a fresh child of
    the largest parent, next to the limit 2 × raw + 16 KiB where raw is the batch's vector
    bytes (100 × 128 × 4); the delete batch writes no vectors but is held to the same limit.
+8. **ANN index** against hnswlib (its PyPI build, in the peer's venv) with the same M,
+   ef_construction and 2 build threads, on the largest synthetic set and on MiniLM:
+   recall@10 against queries/s over `ef_search` (one thread, one query per call, 1,000
+   queries; a row gives the fastest point of each curve at or above the recall), build
+   time, index bytes per vector, open + first query of the indexed store (warm page
+   cache). The branch rows (1 % of the ids upserted, with the branch's own graph of
+   them; a membership filter showing 10 %) measure branch and parent side by side, in
+   alternating passes over the queries, best of 2 per `ef`.
 
 Data: synthetic sets are 1,000 Gaussian clusters (centres N(0,1) per coordinate, points
 centre + N(0, 0.35²)), generated deterministically by `crates/rvf-bench/src/data.rs` and
@@ -155,7 +163,7 @@ written to `bench-data/` as raw float32 so the peer reads the same vectors and q
 MiniLM is 50,000 real all-MiniLM-L6-v2 embeddings (384-d, L2-normalised) with 1,000 queries.
 
 Reproduce: `cargo run --release -p rvf-bench -- all` (creates `bench/.venv` on first use);
-parts: `-- search`, `-- ingest`, `-- open`, `-- branch`; `--quick` for small sizes,
+parts: `-- search`, `-- ingest`, `-- open`, `-- branch`, `-- ann`; `--quick` for small sizes,
 `--no-peer` to skip faiss, `--wait-quiet SECS` to wait for idle CPUs before each
 measurement (the machine line above gives the CPU share other processes took anyway).
 ";
