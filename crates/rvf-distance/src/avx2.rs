@@ -800,11 +800,7 @@ fn dot_u8_avx2(w: &[f32], codes: &[u8]) -> f32 {
     let mut lanes = [0f32; 8];
     // SAFETY: `lanes` holds 8 floats.
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
-    let mut s: f32 = lanes.iter().sum();
-    for (&x, &c) in wc.remainder().iter().zip(cc.remainder()) {
-        s = x.mul_add(f32::from(c), s);
-    }
-    s
+    lanes.iter().sum::<f32>() + crate::quant::dot_u8_scalar(wc.remainder(), cc.remainder())
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -836,40 +832,20 @@ fn l2_u8_avx2(a: &[f32], w: &[f32], codes: &[u8]) -> f32 {
     let mut lanes = [0f32; 8];
     // SAFETY: `lanes` holds 8 floats.
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
-    let mut s: f32 = lanes.iter().sum();
-    for ((&x, &y), &c) in ac
-        .remainder()
-        .iter()
-        .zip(wc.remainder())
-        .zip(cc.remainder())
-    {
-        let d = (-y).mul_add(f32::from(c), x);
-        s = d.mul_add(d, s);
-    }
-    s
+    lanes.iter().sum::<f32>()
+        + crate::quant::l2_u8_scalar(ac.remainder(), wc.remainder(), cc.remainder())
 }
 
-/// Prefetches every cache line of `bytes` into the second-level cache (which can track
-/// more misses at once than the first).
+/// Prefetches every cache line of `bytes` with the locality `HINT` (`_MM_HINT_T0`:
+/// into every level; `_MM_HINT_T1`: into the second level, which can track more
+/// misses at once than the first).
 #[inline]
-pub(crate) fn prefetch_l2(bytes: &[u8]) {
+pub(crate) fn prefetch_lines<const HINT: i32>(bytes: &[u8]) {
     let mut off = 0;
     while off < bytes.len() {
         // SAFETY: prefetch takes any address and never faults; `off < len` keeps the
         // pointer inside the slice anyway.
-        unsafe { _mm_prefetch(bytes.as_ptr().add(off) as *const i8, _MM_HINT_T1) };
-        off += 64;
-    }
-}
-
-/// Prefetches every cache line of `bytes` into all cache levels.
-#[inline]
-pub(crate) fn prefetch(bytes: &[u8]) {
-    let mut off = 0;
-    while off < bytes.len() {
-        // SAFETY: prefetch takes any address and never faults; `off < len` keeps the
-        // pointer inside the slice anyway.
-        unsafe { _mm_prefetch(bytes.as_ptr().add(off) as *const i8, _MM_HINT_T0) };
+        unsafe { _mm_prefetch::<HINT>(bytes.as_ptr().add(off) as *const i8) };
         off += 64;
     }
 }

@@ -87,17 +87,8 @@ fn l2_u8_avx512(a: &[f32], w: &[f32], codes: &[u8]) -> f32 {
             *acc = _mm512_fmadd_ps(d, d, *acc);
         }
     }
-    let mut s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
-    for ((&x, &y), &c) in ac
-        .remainder()
-        .iter()
-        .zip(wc.remainder())
-        .zip(cc.remainder())
-    {
-        let d = (-y).mul_add(f32::from(c), x);
-        s = d.mul_add(d, s);
-    }
-    s
+    _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]))
+        + crate::quant::l2_u8_scalar(ac.remainder(), wc.remainder(), cc.remainder())
 }
 
 #[target_feature(enable = "avx512f")]
@@ -116,9 +107,6 @@ fn dot_u8_avx512(w: &[f32], codes: &[u8]) -> f32 {
             *acc = _mm512_fmadd_ps(w16, widen16(&c32[lo..lo + 16]), *acc);
         }
     }
-    let mut s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
-    for (&x, &c) in wc.remainder().iter().zip(cc.remainder()) {
-        s = x.mul_add(f32::from(c), s);
-    }
-    s
+    _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]))
+        + crate::quant::dot_u8_scalar(wc.remainder(), cc.remainder())
 }

@@ -65,7 +65,7 @@ pub(crate) fn dot_u8_scalar(w: &[f32], codes: &[u8]) -> f32 {
 #[inline]
 pub fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
-    crate::avx2::prefetch(bytes);
+    crate::avx2::prefetch_lines::<{ core::arch::x86_64::_MM_HINT_T0 }>(bytes);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
 }
@@ -75,7 +75,7 @@ pub fn prefetch(bytes: &[u8]) {
 #[inline]
 pub fn prefetch_l2(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
-    crate::avx2::prefetch_l2(bytes);
+    crate::avx2::prefetch_lines::<{ core::arch::x86_64::_MM_HINT_T1 }>(bytes);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = bytes;
 }
